@@ -1,0 +1,42 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import DigestError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_or_fail(path: Path, text: str, what: str) -> None:
+    """Atomic write that turns an OS error into one clear message (the old file stays)."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise DigestError(
+            f"cannot write {what} {path}: {reason}; the previous file is unchanged "
+            "(check the folder's permissions and free space)"
+        ) from None

@@ -1,0 +1,175 @@
+"""The data that flows through the stages: Paper (fetch), Window (schedule), Entry and DayRecord (records)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+# New-style ids (2601.03227v1) and old-style ones (cs/0112017v2, math.GT/0309136v1).
+ARXIV_ID = re.compile(r"^(?P<base>(\d{4}\.\d{4,5})|([a-z-]+(\.[A-Z]{2})?/\d{7}))(v(?P<version>\d+))?$")
+
+
+def split_id(arxiv_id: str) -> tuple[str, int | None]:
+    """Split '2601.03227v2' into ('2601.03227', 2); raise ValueError on anything else."""
+    m = ARXIV_ID.match(arxiv_id)
+    if not m:
+        raise ValueError(f"not an arXiv id: {arxiv_id!r}")
+    v = m.group("version")
+    return m.group("base"), int(v) if v else None
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper as arXiv describes it, in the form every later stage uses."""
+
+    id: str  # with version, e.g. 2601.03227v1
+    title: str  # whitespace collapsed
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]  # primary first
+    abstract: str  # whitespace collapsed
+    published: datetime  # first version, aware (UTC)
+    updated: datetime  # this version, aware (UTC)
+    comment: str = ""
+    announce_type: str = ""  # from the listing feed when it decided the paper (new, cross, ...)
+
+    @property
+    def base_id(self) -> str:
+        return split_id(self.id)[0]
+
+    @property
+    def version(self) -> int:
+        return split_id(self.id)[1] or 1
+
+    @property
+    def primary_category(self) -> str:
+        return self.categories[0] if self.categories else ""
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """One arXiv announcement: when it went out and which submission times it covers."""
+
+    announced_at: datetime  # aware, 20:00 America/New_York
+    covers_from: datetime  # aware, inclusive: the cutoff of the mailing before
+    covers_to: datetime  # aware, exclusive: this mailing's 14:00 cutoff
+
+
+@dataclass(frozen=True)
+class Window:
+    """The 24 hours a post covers, and (basis announced) the mailings released inside them."""
+
+    date: date
+    start: datetime  # aware, in the configured time zone, inclusive
+    end: datetime  # aware, exclusive
+    basis: Literal["announced", "submitted"] = "announced"
+    mailings: tuple[Mailing, ...] = field(default=())
+
+    def contains(self, moment: datetime) -> bool:
+        """Half-open test: start <= moment < end."""
+        return self.start <= moment < self.end
+
+
+# ---------------------------------------------------------------- records (JSON on disk)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+TaskStatus = Literal["done", "failed", "skipped"]
+
+
+class TaskResult(_Record):
+    """The outcome of one model task for one paper (translation or deep read)."""
+
+    status: TaskStatus
+    text: str = ""  # the model's answer as published (done) — empty otherwise
+    error: str = ""  # plain-words reason (failed) or why it was skipped
+    model: str = ""
+    prompt_hash: str = ""
+    at: str = ""  # ISO time the result was made
+    attempts: int = 0
+
+
+class Entry(_Record):
+    """One paper of a day record: metadata as shown, and the model's results."""
+
+    id: str
+    title: str
+    authors: list[str]
+    categories: list[str]
+    abstract: str
+    abs_url: str
+    pdf_url: str
+    published: str = ""
+    updated: str = ""
+    comment: str = ""
+    status: Literal["done", "failed", "partial", "pending", "imported"] = "pending"
+    # None means the task was never asked for: no LLM (English abstract, no details block).
+    translation: TaskResult | None = None
+    deep_read: TaskResult | None = None
+
+    @property
+    def base_id(self) -> str:
+        return split_id(self.id)[0]
+
+
+class LeftOut(_Record):
+    """A paper cut by filter.max_papers: listed in the post by title and link."""
+
+    id: str
+    title: str
+    abs_url: str
+
+
+class Dropped(_Record):
+    """A paper the select stage removed, with the reason."""
+
+    id: str
+    title: str = ""
+    reason: str
+
+
+class WindowInfo(_Record):
+    start: str  # ISO 8601 with offset
+    end: str
+    timezone: str = "Asia/Shanghai"
+    anchor: str = "08:50"
+    basis: str = "announced"
+
+
+class Counts(_Record):
+    fetched: int  # 抓取总数
+    shown: int  # 本页显示
+
+
+class RunStats(_Record):
+    """Figures of the last run that touched this day."""
+
+    fetched: int = 0
+    kept: int = 0
+    done: int = 0
+    failed: int = 0
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    downloads: int = 0
+    wall_seconds: float = 0.0
+    finished_at: str = ""
+
+
+class DayRecord(_Record):
+    """Everything a post is rendered from."""
+
+    date: str  # YYYY-MM-DD
+    window: WindowInfo
+    counts: Counts
+    papers: list[Entry]
+    left_out: list[LeftOut] = []
+    dropped: list[Dropped] = []
+    stats: RunStats = RunStats()
+    source: str = "digest"  # or "import:<file name>"

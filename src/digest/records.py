@@ -1,0 +1,83 @@
+"""Day records: one JSON file per day, the single source posts are rendered from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import RecordError
+from .fsutil import write_or_fail
+from .models import DayRecord, Entry
+
+
+def record_path(records_dir: Path, day: str) -> Path:
+    return records_dir / f"{day}.json"
+
+
+def dump_record(record: DayRecord) -> str:
+    """Stable key order (the model's field order), UTF-8 as is, newline at end."""
+    return json.dumps(record.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+
+
+def entry_status(entry: Entry) -> str:
+    """done: every task asked for is done; failed: some task failed; pending: some not yet run."""
+    tasks = [t for t in (entry.translation, entry.deep_read) if t is not None]
+    if any(t.status == "failed" for t in tasks):
+        return "failed"
+    if entry.translation is None:
+        return "pending"
+    return "done"
+
+
+def write_record(records_dir: Path, record: DayRecord) -> Path:
+    """Write a day record atomically; returns its path."""
+    path = record_path(records_dir, record.date)
+    write_or_fail(path, dump_record(record), "record")
+    return path
+
+
+def read_record(path: Path) -> DayRecord:
+    """Read one record; a broken file is a RecordError naming it (and is never overwritten)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RecordError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "fix or delete the file by hand — digest will not overwrite it"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordError(f"{path}: cannot read ({exc})") from None
+    try:
+        return DayRecord.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise RecordError(
+            f"{path}: not a day record ({loc}: {err['msg']}); "
+            "fix or delete the file by hand — digest will not overwrite it"
+        ) from None
+
+
+def load_record(records_dir: Path, day: str) -> DayRecord | None:
+    path = record_path(records_dir, day)
+    return read_record(path) if path.exists() else None
+
+
+def record_days(records_dir: Path) -> list[str]:
+    """The dates that have a record, oldest first."""
+    if not records_dir.is_dir():
+        return []
+    return sorted(p.stem for p in records_dir.glob("????-??-??.json"))
+
+
+def posted_ids(records_dir: Path, before: str | None = None, exclude: str | None = None) -> dict[str, str]:
+    """Base arXiv id -> the day whose post already shows it (for dedupe across days)."""
+    seen: dict[str, str] = {}
+    for day in record_days(records_dir):
+        if day == exclude or (before is not None and day >= before):
+            continue
+        for entry in read_record(record_path(records_dir, day)).papers:
+            seen.setdefault(entry.base_id, day)
+    return seen
