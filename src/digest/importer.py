@@ -140,7 +140,7 @@ def parse_post(text: str, name: str) -> ImportResult:
 
     day = tz_label = anchor = start = end_s = None
     fetched = shown = None
-    for n, line in enumerate(lines[:40]):
+    for line in lines[:40]:
         if (m := _HEADER_DATE.match(line)) and day is None:
             day, tz_label = m.group(1), m.group(2)
         elif (m := _HEADER_WINDOW.match(line)) and start is None:

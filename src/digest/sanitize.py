@@ -42,7 +42,7 @@ def _is_dangerous_url(url: str) -> bool:
 
 
 def _escape_tag(m: re.Match[str]) -> str:
-    closing, name, attrs, end = m.group(1), m.group(2).lower(), m.group(3), m.group(4)
+    name, attrs = m.group(2).lower(), m.group(3)
     if name in _BLOCKED_TAGS:
         return "&lt;" + m.group(0)[1:]
     if attrs and (_EVENT_ATTR.search(attrs) or _ATTR_URL.search(attrs)):
