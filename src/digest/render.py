@@ -136,3 +136,9 @@ def wrap_liquid(text: str) -> str:
 
 def post_path(posts_dir: Path, day: str) -> Path:
     return posts_dir / f"{day}-arxiv.md"
+
+
+def render_section(entry: Entry, env: jinja2.Environment | None = None) -> str:
+    """One paper's section exactly as the post shows it (without the Liquid wrapper)."""
+    env = env or template_env()
+    return env.get_template("paper.md.j2").render(p=paper_view(entry)).lstrip("\n")

@@ -1,0 +1,56 @@
+"""One lock per site, so two runs never write the same post or record at once."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import LockedError
+
+
+@contextmanager
+def site_lock(
+    path: Path, command: str, *, wait_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[None]:
+    """Hold an exclusive lock on `path`; wait up to `wait_seconds`, then fail naming the holder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockedError(
+                        f"another digest run holds the site lock {path} ({_holder(path)}); "
+                        "wait for it to finish, or raise site.lock_timeout_seconds to wait longer"
+                    ) from None
+                sleep(0.2)
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": command,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock; the file stays so the next holder reuses it
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return "holder unknown"
+    return f"pid {info.get('pid')} on {info.get('host')}: `{info.get('command')}` since {info.get('since')}"
