@@ -261,6 +261,16 @@ def parse_config(data: Any, source: str = "config.yaml", base_dir: Path | None =
     return cfg.model_copy(update={"base_dir": base_dir or Path(".")})
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: dates stay text so a bad one is reported with its key."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_config(path: Path | str | None, *, required: bool = False) -> Config:
     """Read and validate a config file; a missing default file means all defaults."""
     p = Path(path) if path is not None else Path("config.yaml")
@@ -275,7 +285,7 @@ def load_config(path: Path | str | None, *, required: bool = False) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -1,0 +1,234 @@
+"""The `digest` command: parse, load config, build services, call one library function."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .config import Config, load_config
+from .errors import DigestError, UsageError
+from .models import split_id
+from .ui import Reporter
+
+_URL_ID = re.compile(r"^https?://(www\.|export\.)?arxiv\.org/(abs|pdf|html)/(?P<id>[^?#]+?)(\.pdf)?/?$")
+
+
+class Context:
+    def __init__(self, config: Path | None, verbose: bool, quiet: bool, debug: bool) -> None:
+        self.config_path = config
+        self.debug = debug
+        self.reporter = Reporter(verbose=verbose or debug, quiet=quiet)
+
+    def config(self) -> Config:
+        return load_config(self.config_path, required=self.config_path is not None)
+
+    def services(self) -> Any:
+        from .pipeline import Services
+
+        return Services(reporter=self.reporter)
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--config/--verbose/--quiet/--debug on every command, and one-line errors instead of tracebacks."""
+
+    @click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+                  help="Config file (default ./config.yaml; relative paths in it are relative to the file).")
+    @click.option("--verbose", "-v", is_flag=True, help="Say more: dropped papers and why, each paper as it finishes.")
+    @click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
+    @click.option("--debug", is_flag=True, help="Print tracebacks for errors.")
+    @functools.wraps(fn)
+    def wrapper(config: Path | None, verbose: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
+        ctx = Context(config, verbose, quiet, debug)
+        try:
+            code = fn(ctx, **kwargs)
+        except DigestError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"digest: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("digest: interrupted; finished papers are kept in the record, run again to continue", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence: one line, not a traceback
+            if debug:
+                traceback.print_exc()
+            click.echo(
+                f"digest: unexpected error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+        sys.exit(code or 0)
+
+    return wrapper
+
+
+def _parse_day(value: str, what: str = "--date") -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{what}: expected an existing date YYYY-MM-DD, got {value!r}") from None
+
+
+def normalise_arxiv_id(value: str) -> str:
+    """Accept 2601.20573, 2601.20573v2, arXiv:2601.20573 or an abs/pdf URL; reject anything else."""
+    raw = value.strip()
+    m = _URL_ID.match(raw)
+    if m:
+        raw = m.group("id")
+    raw = re.sub(r"^arxiv:", "", raw, flags=re.IGNORECASE)
+    try:
+        split_id(raw)
+    except ValueError:
+        raise UsageError(
+            f"not an arXiv id: {value!r} (expected e.g. 2601.20573, 2601.20573v2 or https://arxiv.org/abs/2601.20573)"
+        ) from None
+    return raw
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="digest")
+def main() -> None:
+    """Daily Chinese-language arXiv digest for cs.SD / eess.AS, written as Jekyll posts."""
+
+
+def _summarise(rep: Reporter, outcomes: list[Any]) -> int:
+    code = 0
+    for o in outcomes:
+        s = o.stats
+        if not o.wrote_post:
+            rep.info(f"{o.day}: no post ({o.reason})")
+            continue
+        rep.info(
+            f"{o.day}: fetched {s.fetched} | kept {s.kept} | done {s.done} | failed {s.failed} | "
+            f"LLM calls {s.llm_calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens) | "
+            f"downloads {s.downloads} | {s.wall_seconds:.1f}s -> {o.post}"
+        )
+        for pid, reason in o.failures:
+            rep.info(f"  failed {pid}: {reason}")
+        if o.stopped:
+            rep.warn(o.stopped)
+            code = 1
+    return code
+
+
+@main.command()
+@click.option("--date", "day", default=None, help="Post date YYYY-MM-DD (default: the latest anchor at or before now).")
+@click.option("--no-llm", is_flag=True, help="No model calls: English abstracts, no deep reads.")
+@click.option("--force", is_flag=True, help="Redo every paper, even those already done.")
+@_common
+def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
+    """The daily job: fetch, select, translate, deep-read and write the post for one date."""
+    cfg = ctx.config()
+    from .pipeline import run_days
+    from .window import latest_anchor_date
+
+    services = ctx.services()
+    d = _parse_day(day) if day else latest_anchor_date(services.clock(), cfg.window)
+    outcomes = run_days(cfg, [d], services, no_llm=no_llm, force=force)
+    return _summarise(ctx.reporter, outcomes)
+
+
+@main.command()
+@click.argument("start")
+@click.argument("end", required=False)
+@click.option("--force", is_flag=True, help="Redo days whose post is already complete.")
+@_common
+def backfill(ctx: Context, start: str, end: str | None, force: bool) -> int:
+    """One post per day from START to END (inclusive), oldest first."""
+    cfg = ctx.config()
+    from .pipeline import backfill as do_backfill
+
+    s = _parse_day(start, "START")
+    e = _parse_day(end, "END") if end else s
+    outcomes = do_backfill(cfg, s, e, ctx.services(), force=force)
+    return _summarise(ctx.reporter, outcomes)
+
+
+@main.command()
+@click.argument("arxiv_id")
+@click.option("--no-pdf", is_flag=True, help="Translation only; no full text, no deep read.")
+@_common
+def preview(ctx: Context, arxiv_id: str, no_pdf: bool) -> int:
+    """Print one paper's section as a post would show it; writes no post."""
+    pid = normalise_arxiv_id(arxiv_id)
+    cfg = ctx.config()
+    from .pipeline import preview as do_preview
+
+    text = do_preview(cfg, pid, ctx.services(), no_pdf=no_pdf)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(text))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+@main.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_common
+def import_cmd(ctx: Context, paths: tuple[Path, ...]) -> int:
+    """Read existing posts (files or folders) into the day records."""
+    cfg = ctx.config()
+    from .posts import import_posts
+
+    s = import_posts(cfg, list(paths))
+    for p in s.problems:
+        ctx.reporter.warn(p)
+    ctx.reporter.info(
+        f"imported {len(s.imported)} day(s), {len(s.unchanged)} unchanged, {len(s.kept_existing)} kept as they were; "
+        f"{s.papers} papers read; records in {cfg.records_dir}"
+    )
+    return 0
+
+
+@main.command()
+@click.option("--date", "day", default=None, help="Re-render this date only.")
+@click.option("--all", "all_", is_flag=True, help="Re-render every post that has a record.")
+@_common
+def render(ctx: Context, day: str | None, all_: bool) -> int:
+    """Re-render posts from the records with the current templates (no network)."""
+    if bool(day) == all_:
+        raise UsageError("render: give exactly one of --date YYYY-MM-DD or --all")
+    cfg = ctx.config()
+    from .posts import render_posts
+
+    days = None if all_ else [_parse_day(day or "").isoformat()]
+    done = render_posts(cfg, days)
+    changed = sum(1 for _, c in done if c)
+    ctx.reporter.info(f"rendered {len(done)} post(s), {changed} changed, into {cfg.posts_dir}")
+    return 0
+
+
+@main.command()
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("_site"), help="Output folder.")
+@_common
+def build(ctx: Context, out: Path) -> int:
+    """Build the static HTML site from the posts, without Ruby."""
+    cfg = ctx.config()
+    from .site import build_site
+
+    result = build_site(cfg.posts_dir, out)
+    ctx.reporter.info(f"built {result.posts} post page(s) into {out} (open {out / 'index.html'})")
+    return 0
+
+
+@main.command()
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("digest-demo"), help="Output folder.")
+@_common
+def demo(ctx: Context, out: Path) -> int:
+    """Offline sample: replay a bundled sample day against local stand-ins; no network, no key."""
+    from .demo import run_demo
+
+    run_demo(out, ctx.reporter)
+    return 0
+

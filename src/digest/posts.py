@@ -1,0 +1,96 @@
+"""Posts and records on disk: write a post from its record, import old posts, re-render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config
+from .errors import UsageError
+from .fsutil import write_or_fail
+from .importer import find_posts, parse_post
+from .lock import site_lock
+from .models import DayRecord
+from .records import dump_record, read_record, record_days, record_path
+from .render import post_path, render_post, template_env
+
+
+def lock_path(cfg: Config) -> Path:
+    """The site lock file (beside the records, so one site has one lock)."""
+    return cfg.records_dir / ".digest.lock"
+
+
+def write_post(cfg: Config, record: DayRecord) -> tuple[Path, bool]:
+    """Render and write the post when its text changed; return (path, changed)."""
+    env = template_env(cfg.templates_dir)
+    text = render_post(record, title_template=cfg.site.title, tags=cfg.site.tags, env=env)
+    path = post_path(cfg.posts_dir, record.date)
+    if path.exists() and path.read_text(encoding="utf-8", errors="replace") == text:
+        return path, False
+    write_or_fail(path, text, "post")
+    return path, True
+
+
+def save_record(cfg: Config, record: DayRecord) -> None:
+    """Write a day record atomically (the old file stays on failure)."""
+    write_or_fail(record_path(cfg.records_dir, record.date), dump_record(record), "record")
+
+
+@dataclass
+class ImportSummary:
+    imported: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_existing: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    papers: int = 0
+
+
+def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> ImportSummary:
+    """Read existing posts into day records; importing twice changes nothing."""
+    files, missing = find_posts(paths)
+    summary = ImportSummary(problems=list(missing))
+    with site_lock(lock_path(cfg), "import", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+        for f in files:
+            try:
+                text = f.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                summary.problems.append(f"{f}: cannot read ({exc.__class__.__name__})")
+                continue
+            result = parse_post(text, str(f))
+            summary.problems.extend(result.problems)
+            record = result.record
+            if record is None:
+                continue
+            summary.papers += len(record.papers)
+            existing_path = record_path(cfg.records_dir, record.date)
+            if existing_path.exists():
+                existing = read_record(existing_path)
+                if not existing.source.startswith("import:"):
+                    summary.kept_existing.append(record.date)
+                    summary.problems.append(
+                        f"{f}: {record.date} already has a record made by digest; kept it (delete it to re-import)"
+                    )
+                    continue
+                if dump_record(existing) == dump_record(record):
+                    summary.unchanged.append(record.date)
+                    continue
+            save_record(cfg, record)
+            summary.imported.append(record.date)
+    return summary
+
+
+def render_posts(cfg: Config, days: list[str] | None, *, lock_wait: float = 0.0) -> list[tuple[str, bool]]:
+    """Re-render posts from records (all when days is None); returns (day, changed) pairs."""
+    available = record_days(cfg.records_dir)
+    if days is None:
+        days = available
+    missing = [d for d in days if d not in available]
+    if missing:
+        raise UsageError(f"no record for {', '.join(missing)} in {cfg.records_dir} (run or import that day first)")
+    done = []
+    with site_lock(lock_path(cfg), "render", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+        for d in days:
+            record = read_record(record_path(cfg.records_dir, d))
+            _, changed = write_post(cfg, record)
+            done.append((d, changed))
+    return done
