@@ -203,9 +203,7 @@ class ArxivClient:
         published = _parse_time(entry.get("published", ""))
         updated = _parse_time(entry.get("updated", "")) or published
         missing = [
-            name
-            for name, value in (("id", arxiv_id), ("title", title), ("published date", published))
-            if not value
+            name for name, value in (("id", arxiv_id), ("title", title), ("published date", published)) if not value
         ]
         if missing or published is None or updated is None or arxiv_id is None:
             label = raw_id or title or "an entry"
@@ -242,9 +240,7 @@ class ArxivClient:
     def search(self, start: datetime, end: datetime, categories: list[str]) -> list[Paper]:
         """Papers of these categories first submitted in [start, end), newest first (one paged query)."""
         cats = " OR ".join(f"cat:{c}" for c in categories)
-        query = (
-            f"({cats}) AND submittedDate:[{_api_time(start, round_up=False)} TO {_api_time(end, round_up=True)}]"
-        )
+        query = f"({cats}) AND submittedDate:[{_api_time(start, round_up=False)} TO {_api_time(end, round_up=True)}]"
         found: dict[str, Paper] = {}
         total: int | None = None
         offset = 0

@@ -63,7 +63,7 @@ def entry_xml(p: Paper, *, abs_base: str = "http://arxiv.org/abs/") -> str:
     parts.append(f'    <link title="pdf" href={quoteattr(pdf)} rel="related" type="application/pdf"/>')
     if p.categories:
         parts.append(
-            f"    <arxiv:primary_category term={quoteattr(p.categories[0])} scheme=\"http://arxiv.org/schemas/atom\"/>"
+            f'    <arxiv:primary_category term={quoteattr(p.categories[0])} scheme="http://arxiv.org/schemas/atom"/>'
         )
     parts += [f'    <category term={quoteattr(c)} scheme="http://arxiv.org/schemas/atom"/>' for c in p.categories]
     parts.append("  </entry>")
@@ -76,7 +76,7 @@ def api_feed(entries: list[str], *, total: int, start: int, per_page: int, title
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
         'xmlns:arxiv="http://arxiv.org/schemas/atom">\n'
-        f'  <id>https://arxiv.org/api/standin</id>\n  <title>{escape(title)}</title>\n'
+        f"  <id>https://arxiv.org/api/standin</id>\n  <title>{escape(title)}</title>\n"
         f"  <updated>{_iso(datetime.now(UTC))}</updated>\n"
         f"  <opensearch:totalResults>{total}</opensearch:totalResults>\n"
         f"  <opensearch:startIndex>{start}</opensearch:startIndex>\n"
