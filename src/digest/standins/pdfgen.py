@@ -1,0 +1,244 @@
+"""Generate paper-like PDFs with PyMuPDF: invented text, two columns, running header, page numbers.
+
+Tests, benchmarks and the demo use these instead of real papers (no third-party text is committed).
+The marker sentences below let a test find out which sections survived extraction and preparation.
+"""
+
+from __future__ import annotations
+
+import pymupdf
+
+RUNNING_HEADER = "Proceedings of the Imaginary Workshop on Listening Machines"
+METHOD_MARKER = "The braided resonance encoder folds every spectral band into a shared lattice of phase tokens."
+RESULTS_MARKER = "On the marsh chorus benchmark the braided encoder lowers the error rate from nine to four percent."
+RELATED_MARKER = "Earlier lattice coders from the pond listening community relied on fixed filter banks."
+INTRO_MARKER = "Listening machines still stumble when many voices overlap in reverberant rooms."
+CONCLUSION_MARKER = "We conclude that braided resonance is a simple and robust path for overlapped speech."
+ACK_MARKER = "We thank the night shift of the imaginary compute cluster for their patience."
+REFERENCE_MARKER = "Quill and Ember, A treatise on reed pipes, Journal of Unlikely Acoustics, 1901."
+APPENDIX_MARKER = "The appendix lists every hyperparameter of the braided encoder in a single table."
+
+# A4 in points; 9 pt Helvetica at 11 pt leading, like a dense conference template.
+_W, _H = 595.0, 842.0
+_MARGIN = 50.0
+_GUTTER = 20.0
+_TOP, _BOTTOM = 60.0, 790.0
+_SIZE, _LEAD = 9.0, 11.0
+_HEAD_SIZE = 10.0
+
+_FILLER = (
+    "The separation head listens to each frame of the mixture and predicts a soft mask for every "
+    "talker, while the auxiliary branch keeps track of the room response over the whole utterance. "
+    "All models are trained for forty epochs with a cosine learning rate schedule and small batches."
+)
+
+
+def _default_sections() -> list[tuple[str, str]]:
+    return [
+        (
+            "Abstract",
+            "We present a braided resonance encoder for separating overlapped speech in reverberant rooms. "
+            "It replaces fixed filter banks with learned phase tokens and improves recognition of every talker.",
+        ),
+        (
+            "1 Introduction",
+            f"{INTRO_MARKER} Conventional front ends treat every band independently and discard phase. "
+            "This paper argues that a shared representation across bands is the missing ingredient.\n\n"
+            "Our contributions are a new encoder, a training recipe and a careful evaluation.",
+        ),
+        (
+            "2 Related Work",
+            f"{RELATED_MARKER} Later systems learned the filters but kept them separate per band. "
+            "Mask estimation networks have improved steadily, yet their inputs remained magnitude spectra.",
+        ),
+        (
+            "3 Method",
+            f"{METHOD_MARKER} Each token carries a magnitude and a phase offset relative to its neighbours. "
+            "A light transformer mixes tokens across bands before the separation head predicts the masks.\n\n"
+            "The loss combines a scale invariant signal measure with a penalty on phase discontinuity.",
+        ),
+        (
+            "4 Experiments",
+            "We train on simulated mixtures of two and three talkers with measured room impulse responses. "
+            "Evaluation uses held out rooms and speakers, and recognition is scored with a frozen recognizer.",
+        ),
+        (
+            "5 Results",
+            f"{RESULTS_MARKER} Gains are largest in the most reverberant rooms and for three talkers. "
+            "Removing the phase penalty costs about one point, which shows that continuity matters.",
+        ),
+        ("6 Conclusion", f"{CONCLUSION_MARKER} Future work will study music and environmental sound."),
+        ("Acknowledgements", ACK_MARKER),
+    ]
+
+
+def _wrap(text: str, width: float, fontname: str, size: float) -> list[str]:
+    """Greedy word wrap; long lowercase words are hyphenated at the line end, as TeX would."""
+
+    def fits(s: str) -> bool:
+        return pymupdf.get_text_length(s, fontname=fontname, fontsize=size) <= width
+
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if fits(candidate):
+            line = candidate
+            continue
+        if word.isalpha() and word.islower() and len(word) >= 8 and line:
+            # Split so both parts keep at least three letters; the hyphen goes on this line.
+            for cut in range(len(word) - 3, 2, -1):
+                if fits(f"{line} {word[:cut]}-"):
+                    lines.append(f"{line} {word[:cut]}-")
+                    word = word[cut:]
+                    break
+            else:
+                lines.append(line)
+        elif line:
+            lines.append(line)
+        line = word
+    if line:
+        lines.append(line)
+    return lines
+
+
+class _Layout:
+    """Flows lines down columns and pages, adding the running header and page number to each page."""
+
+    def __init__(self, doc: pymupdf.Document, two_column: bool, header: str | None, top: float) -> None:
+        self.doc = doc
+        self.two_column = two_column
+        self.header = header
+        full = _W - 2 * _MARGIN
+        self.col_width = (full - _GUTTER) / 2 if two_column else full
+        self.col = 0
+        self.pending: list[tuple[float, float, str, str, float]] = []
+        self.page: pymupdf.Page | None = None
+        self.y = top
+        self._new_page(first_top=top)
+
+    def _new_page(self, first_top: float | None = None) -> None:
+        if self.page is not None:
+            self.flush()
+        self.page = self.doc.new_page(width=_W, height=_H)
+        number = self.doc.page_count
+        if self.header:
+            self.page.insert_text((_MARGIN, 34), self.header, fontsize=8, fontname="helv")
+        self.page.insert_text((_W / 2 - 4, 818), str(number), fontsize=8, fontname="helv")
+        self.col = 0
+        self.y = first_top if first_top is not None else _TOP
+
+    def _x(self) -> float:
+        return _MARGIN + self.col * (self.col_width + _GUTTER)
+
+    def _advance(self) -> None:
+        if self.two_column and self.col == 0:
+            self.col = 1
+            self.y = self.col_top
+        else:
+            self._new_page()
+            self.col_top = _TOP
+
+    col_top = _TOP
+
+    def line(self, text: str, *, fontname: str = "helv", size: float = _SIZE) -> None:
+        if self.y + _LEAD > _BOTTOM:
+            self._advance()
+        self.pending.append((self.y + size, self._x(), text, fontname, size))
+        self.y += _LEAD if size <= _SIZE else _LEAD + 2
+
+    def flush(self) -> None:
+        """Write the page's lines row by row across both columns, as some PDF producers do.
+
+        The file order then interleaves the columns, so only a layout-aware reader gets the text right.
+        """
+        assert self.page is not None
+        for y, x, text, fontname, size in sorted(self.pending):
+            self.page.insert_text((x, y), text, fontsize=size, fontname=fontname)
+        self.pending = []
+
+    def gap(self, points: float) -> None:
+        self.y += points
+
+    def paragraph(self, text: str) -> None:
+        for ln in _wrap(text, self.col_width, "helv", _SIZE):
+            self.line(ln)
+        self.gap(5)
+
+    def heading(self, text: str) -> None:
+        if self.y + 3 * _LEAD > _BOTTOM:  # keep a heading with its first lines
+            self._advance()
+        self.gap(4)
+        self.line(text, fontname="hebo", size=_HEAD_SIZE)
+        self.gap(2)
+
+
+def _layout(
+    title: str, sections: list[tuple[str, str]], two_column: bool, header: str | None, references: bool
+) -> pymupdf.Document:
+    doc = pymupdf.open()
+    # Title block spans the full width of page one; the columns start below it.
+    title_lines = _wrap(title, _W - 2 * _MARGIN, "hebo", 14)
+    top = 70 + 18 * len(title_lines) + 30
+    layout = _Layout(doc, two_column, header, top)
+    page = layout.page
+    assert page is not None
+    y = 70.0
+    for ln in title_lines:
+        page.insert_text((_MARGIN, y + 14), ln, fontsize=14, fontname="hebo")
+        y += 18
+    page.insert_text((_MARGIN, y + 12), "Ada Reed, Basil Marsh, Cora Finch", fontsize=10, fontname="helv")
+    layout.col_top = top
+    for heading, body in sections:
+        layout.heading(heading)
+        for para in body.split("\n\n"):
+            if para.strip():
+                layout.paragraph(para.strip())
+    if references:
+        layout.heading("References")
+        layout.paragraph(f"[1] {REFERENCE_MARKER}")
+        layout.paragraph("[2] Moss and Heron, Listening through fog, Notes on Quiet Signals, 1923.")
+        layout.heading("Appendix A Hyperparameters")
+        layout.paragraph(APPENDIX_MARKER)
+    layout.flush()
+    return doc
+
+
+def make_paper_pdf(
+    title: str,
+    sections: list[tuple[str, str]] | None = None,
+    *,
+    pages: int | None = None,
+    two_column: bool = True,
+    running_header: str | None = RUNNING_HEADER,
+    references: bool = True,
+    encrypt: bool = False,
+    image_only: bool = False,
+) -> bytes:
+    """Build a paper-like PDF from invented text; `pages` pads the Experiments section with filler."""
+    secs = list(sections) if sections is not None else _default_sections()
+    doc = _layout(title, secs, two_column, running_header, references)
+    if pages is not None and doc.page_count < pages:
+        # Roughly 120 filler lines fill one two-column page; grow until the count is reached.
+        extra = 0
+        while doc.page_count < pages:
+            extra += max(4, (pages - doc.page_count) * 24)
+            padded = [(h, b + ("\n\n" + _FILLER) * extra if h.endswith("Experiments") else b) for h, b in secs]
+            if not any(h.endswith("Experiments") for h, _ in secs):
+                padded.append(("4 Experiments", "\n\n".join([_FILLER] * extra)))
+            doc.close()
+            doc = _layout(title, padded, two_column, running_header, references)
+    if image_only:
+        scanned = pymupdf.open()
+        for page in doc:
+            pix = page.get_pixmap(dpi=40)
+            new = scanned.new_page(width=page.rect.width, height=page.rect.height)
+            new.insert_image(new.rect, pixmap=pix)
+        doc.close()
+        doc = scanned
+    if encrypt:
+        data = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner-secret", user_pw="user-secret")
+    else:
+        data = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data
