@@ -1,0 +1,101 @@
+"""The fetch stage: one paged search for all windows, split by window; the listing feed decides the newest mailing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+from .arxiv import ArxivClient, sort_newest_first
+from .models import Paper, Window, split_id
+from .window import NEW_YORK, papers_in_window, submission_span
+
+# The listing feed only ever shows the latest mailing. The longest gap between two mailings is
+# Thursday night to Sunday night plus a holiday or two, so a mailing older than this cannot be the
+# one the feed shows: backfills of older dates never ask for it.
+LISTING_HORIZON = timedelta(days=5)
+
+
+def wants_listing(windows: list[Window], now: datetime) -> bool:
+    """True when some window holds a mailing already out (at or before now) within LISTING_HORIZON."""
+    return any(
+        w.basis == "announced" and now - LISTING_HORIZON <= m.announced_at <= now for w in windows for m in w.mailings
+    )
+
+
+def fetch_windows(
+    windows: list[Window],
+    client: ArxivClient,
+    categories: list[str],
+    announce_types: list[str],
+    now: datetime | None = None,
+) -> dict[date, list[Paper]]:
+    """Papers of each window's post, newest first, keyed by post date.
+
+    One search covers the union of all windows' submission ranges, split locally. For basis
+    announced, when a window holds a recent mailing (see wants_listing) the listing feed is read;
+    if it describes a mailing inside one of the windows, its entries (announce_type in
+    announce_types) replace that mailing's derived batch, with metadata looked up by id for papers
+    the search did not return (held back and announced late, or cross-listed later).
+    """
+    if not windows:
+        return {}
+    now = now or datetime.now(UTC)
+    start, end = submission_span(windows)
+    found = client.search(start, end, categories) if start < end else []
+    result = {w.date: papers_in_window(w, found) for w in windows}
+    if wants_listing(windows, now):
+        _apply_listing(windows, client, categories, announce_types, found, result)
+    return result
+
+
+def _apply_listing(
+    windows: list[Window],
+    client: ArxivClient,
+    categories: list[str],
+    announce_types: list[str],
+    found: list[Paper],
+    result: dict[date, list[Paper]],
+) -> None:
+    listing = client.listing(categories)
+    if listing.mailing_date is None:
+        return
+    target = None
+    for w in windows:
+        for m in w.mailings:
+            if m.announced_at.astimezone(NEW_YORK).date() == listing.mailing_date:
+                target = (w, m)
+    if target is None:
+        client.warnings.append(
+            f"listing feed shows the mailing of {listing.mailing_date}, which is in none of the requested windows; "
+            "papers were chosen by submission time"
+        )
+        return
+    window, mailing = target
+    wanted: dict[str, str] = {}
+    for arxiv_id, kind in listing.entries:
+        if kind in announce_types:
+            wanted.setdefault(_base(arxiv_id), kind)
+    known: dict[str, Paper] = {}
+    for p in found:
+        if p.base_id not in known or p.version > known[p.base_id].version:
+            known[p.base_id] = p
+    missing = [b for b in wanted if b not in known]
+    if missing:
+        for p in client.by_ids(missing):
+            if p.base_id not in known or p.version > known[p.base_id].version:
+                known[p.base_id] = p
+    lost = [b for b in wanted if b not in known]
+    if lost:
+        client.warnings.append(f"listing feed: no metadata for {', '.join(lost)}; left out")
+    listed = [replace(known[b], announce_type=kind) for b, kind in wanted.items() if b in known]
+    others = [m for m in window.mailings if m is not mailing]
+    derived = papers_in_window(replace(window, mailings=tuple(others)), found) if others else []
+    listed_ids = {p.base_id for p in listed}
+    result[window.date] = sort_newest_first(listed + [p for p in derived if p.base_id not in listed_ids])
+
+
+def _base(arxiv_id: str) -> str:
+    try:
+        return split_id(arxiv_id)[0]
+    except ValueError:
+        return arxiv_id
