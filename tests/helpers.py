@@ -71,3 +71,44 @@ def make_record(entries: list[Entry], day: str = "2026-01-07") -> DayRecord:
         counts=Counts(fetched=len(entries), shown=len(entries)),
         papers=entries,
     )
+
+
+def seed_day(seed: Path):
+    """A seed post's record and the Paper objects an arXiv stand-in should serve for its day.
+
+    Submission times are spread inside the seed's window, newest first, in the seed's order, so
+    basis `submitted` selects exactly the seed's papers in the seed's order.
+    """
+    from datetime import datetime, timedelta
+
+    from digest.importer import parse_post
+    from digest.standins.arxiv_server import make_paper
+
+    record = parse_post(seed.read_text(encoding="utf-8"), seed.name).record
+    assert record is not None
+    end = datetime.fromisoformat(record.window.end)
+    papers = []
+    for k, e in enumerate(record.papers):
+        papers.append(
+            make_paper(
+                e.id,
+                end - timedelta(minutes=30 + 37 * k),
+                categories=e.categories,
+                title=e.title,
+                authors=e.authors,
+                abstract=f"English abstract of paper {e.id}, invented for the replay test.",
+            )
+        )
+    return record, papers
+
+
+def write_config(site: Path, **sections: dict) -> Path:
+    """A config.yaml in `site` with the given sections (merged over test-friendly defaults)."""
+    import yaml
+
+    base: dict = {"arxiv": {"delay_seconds": 0.05, "timeout_seconds": 10, "max_retries": 2}}
+    for key, values in sections.items():
+        base.setdefault(key, {}).update(values)
+    path = site / "config.yaml"
+    path.write_text(yaml.safe_dump(base, allow_unicode=True), encoding="utf-8")
+    return path
