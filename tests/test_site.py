@@ -1,0 +1,286 @@
+"""`digest build`: the static site made from the seeds and from crafted hostile posts, checked page by page."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from digest.errors import DigestError, UsageError
+from digest.render import render_post
+from digest.site import build_site, post_url
+from helpers import make_entry, make_record, seed_files
+
+HOSTILE_TITLE = 'Quoted "Title": Colons {{ site.title }} and {% include evil.html %}'
+HOSTILE_ABSTRACT = "本文研究 {{ page.secret }} 与 {% if x %} 条件，当 $$a_1 < b_2$$ 时成立。"
+HOSTILE_DEEP = (
+    "## 1) 背景\n"
+    "- **要点**：旧工具的解读里出现过标题。\n"
+    '<script>alert("deep")</script>\n'
+    "<img src=x onerror=alert(1)>\n\n"
+    "2)  \n"
+    "- 方法：损失为 $$L = \\sum_{i} w_i x_i^2$$，其中 \\(x_i\\) 为特征。\n"
+    "- 作者写了 {% endraw %} 这样的标签。\n\n"
+    "3)  \n"
+    "- 结果：[点我](javascript:alert(1)) 无效。"
+)
+
+
+def hostile_record(day: str = "2026-02-03"):
+    """A day whose model output and metadata try every trick the sanitizer and the raw wrapper must stop."""
+    return make_record(
+        [
+            make_entry("2602.00002v1", title=HOSTILE_TITLE, translation=HOSTILE_ABSTRACT, deep_read=HOSTILE_DEEP),
+            make_entry("2602.00001v2", title="A Calm Paper About Speech: Part II"),
+        ],
+        day=day,
+    )
+
+
+def write_post(posts_dir: Path, record) -> Path:
+    posts_dir.mkdir(parents=True, exist_ok=True)
+    path = posts_dir / f"{record.date}-arxiv.md"
+    path.write_text(render_post(record), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def seed_site(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    seeds = seed_files()
+    for seed in seeds:
+        shutil.copy(seed, posts / seed.name)
+    out = tmp_path / "_site"
+    return posts, out, seeds
+
+
+def _page(out: Path, url: str) -> str:
+    return (out / url.lstrip("/")).read_text(encoding="utf-8")
+
+
+def _paper_ids(seed_text: str) -> list[str]:
+    return re.findall(r"^- \*\*arXiv\*\*: \[https://arxiv\.org/abs/(\d{4}\.\d{4,5})v\d+\]", seed_text, re.MULTILINE)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.scripts: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        for key in ("href", "src"):
+            if a.get(key):
+                self.links.append(a[key] or "")
+        if a.get("id"):
+            self.ids.add(a["id"] or "")
+        if tag == "script":
+            self.scripts.append(a)
+
+
+def _parse(html: str) -> _Links:
+    p = _Links()
+    p.feed(html)
+    return p
+
+
+def test_post_url_is_jekylls_default() -> None:
+    assert post_url(Path("_posts/2026-01-07-arxiv.md")) == "/2026/01/07/arxiv.html"
+    assert post_url(Path("2025-12-31-year-end.markdown")) == "/2025/12/31/year-end.html"
+    with pytest.raises(UsageError, match="not a post file name"):
+        post_url(Path("notes.md"))
+
+
+def test_seeds_build_one_page_each_at_the_jekyll_url(seed_site) -> None:
+    posts, out, seeds = seed_site
+    result = build_site(posts, out)
+    assert result.posts == len(seeds) == 3
+    assert result.out_dir == out
+    for seed in seeds:
+        page = out / post_url(seed).lstrip("/")
+        assert page in result.pages and page.is_file()
+        day = seed.name[:10]
+        assert f"arXiv Daily – {day}" in page.read_text(encoding="utf-8")
+    for name in ("index.html", "archive.html", "feed.xml", "assets/style.css"):
+        assert (out / name) in result.pages
+
+
+def test_home_shows_the_newest_post_in_full(seed_site) -> None:
+    posts, out, seeds = seed_site
+    build_site(posts, out, site_title="Speech Daily")
+    home = _page(out, "index.html")
+    newest, oldest = seeds[-1], seeds[0]
+    assert "Speech Daily" in home
+    assert "arXiv Daily – 2026-01-28" in home
+    newest_ids = _paper_ids(newest.read_text(encoding="utf-8"))
+    for pid in newest_ids:
+        assert f'id="{pid.replace(".", "-")}"' in home
+    # Older posts appear only as links, not in full.
+    assert not any(f'id="{pid.replace(".", "-")}"' in home for pid in _paper_ids(oldest.read_text(encoding="utf-8")))
+    assert "<details>" in home
+
+
+def test_archive_lists_every_post_newest_first(seed_site) -> None:
+    posts, out, _ = seed_site
+    build_site(posts, out)
+    archive = _page(out, "archive.html")
+    days = re.findall(r"arXiv Daily – (\d{4}-\d{2}-\d{2})</a>", archive)
+    assert days == ["2026-01-28", "2026-01-22", "2026-01-07"]
+    assert 'href="2026/01/07/arxiv.html"' in archive
+    assert "14 篇" in archive  # the seed of 2026-01-07 shows 14 papers
+
+
+def test_feed_is_valid_atom_listing_every_post(seed_site) -> None:
+    posts, out, _ = seed_site
+    build_site(posts, out, base_url="https://example.org/blog/")
+    feed = feedparser.parse((out / "feed.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    assert [e.title for e in feed.entries] == [f"arXiv Daily – {d}" for d in ("2026-01-28", "2026-01-22", "2026-01-07")]
+    assert feed.entries[2].link == "https://example.org/blog/2026/01/07/arxiv.html"
+    assert feed.entries[2].id == "https://example.org/blog/2026/01/07/arxiv.html"
+    assert "AGL1K" in feed.entries[2].content[0].value
+    assert "<details>" in feed.entries[2].content[0].value
+
+
+def test_every_paper_heading_has_a_stable_anchor(seed_site) -> None:
+    posts, out, seeds = seed_site
+    build_site(posts, out)
+    for seed in seeds:
+        html = _page(out, post_url(seed))
+        ids = _paper_ids(seed.read_text(encoding="utf-8"))
+        assert ids, seed.name
+        parsed = _parse(html)
+        headings = re.findall(r'<h2 id="([^"]+)">', html)
+        assert headings == [pid.replace(".", "-") for pid in ids]
+        for anchor in headings:
+            assert anchor in parsed.ids
+            assert f'href="#{anchor}"' in html
+
+
+def test_details_blocks_render_their_markdown(seed_site) -> None:
+    posts, out, seeds = seed_site
+    build_site(posts, out)
+    for seed in seeds:
+        html = _page(out, post_url(seed))
+        blocks = re.findall(r"<details>(.*?)</details>", html, re.DOTALL)
+        assert len(blocks) == len(_paper_ids(seed.read_text(encoding="utf-8")))
+        for block in blocks:
+            assert "<summary>详细解读</summary>" in block
+            if "全文解读失败" in block:  # the old blog's failure note: one line of text
+                assert re.search(r"<p>（全文解读失败：[^<]+）</p>", block)
+                continue
+            assert "<li>" in block and "<strong>" in block
+            assert "**" not in block  # no bold left unrendered
+            assert 'markdown="1"' not in block
+    # Two-space nested lists nest, as on GitHub Pages; "1)" part numbers stay text.
+    first = _page(out, "/2026/01/07/arxiv.html")
+    assert re.search(r"<li><strong>研究背景</strong>[^<]*\n<ul>\n<li><strong>数据缺失</strong>", first)
+    assert "<p>1)</p>" in first
+
+
+def test_math_delimiters_survive_for_mathjax(seed_site, tmp_path: Path) -> None:
+    posts, out, _ = seed_site
+    write_post(posts, hostile_record())
+    build_site(posts, out)
+    seed_page = _page(out, "/2026/01/07/arxiv.html")
+    # Backslashes and underscores of TeX are untouched (no escapes eaten, no <em> from `_`).
+    assert r"\( l_k = \sum_{i \in P} a_i t_{k,i} - \sum_{i \in N} \bar{a}_i t_{k,i} \)" in seed_page
+    hostile = _page(out, "/2026/02/03/arxiv.html")
+    assert r"$$L = \sum_{i} w_i x_i^2$$" in hostile
+    assert r"\(x_i\)" in hostile
+    assert "$$a_1 &lt; b_2$$" in hostile
+    scripts = _parse(hostile).scripts
+    assert any("mathjax" in (s.get("src") or "").lower() for s in scripts)
+
+
+def test_hostile_post_shows_as_text_and_runs_nothing(tmp_path: Path) -> None:
+    posts = tmp_path / "_posts"
+    src = write_post(posts, hostile_record())
+    assert src.read_text(encoding="utf-8").split("\n---\n", 1)[1].startswith("{% raw %}\n")
+    out = tmp_path / "site"
+    build_site(posts, out)
+    html = _page(out, "/2026/02/03/arxiv.html")
+    body = html.split('<div class="post-content">', 1)[1].split('<nav class="post-nav">', 1)[0]
+    # Liquid braces and the guarded endraw are plain text; the raw wrapper itself is gone.
+    assert "{{ site.title }}" in body and "{% include evil.html %}" in body
+    assert "{{ page.secret }}" in body and "{% if x %}" in body
+    assert "{% endraw %} 这样的标签" in body
+    assert "{% raw %}" not in html and "&#37;" not in body
+    assert "Quoted &quot;Title&quot;: Colons" in body
+    # Model HTML is text, not markup.
+    assert "<script" not in body.lower()
+    assert "&lt;script&gt;alert(&quot;deep&quot;)&lt;/script&gt;" in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert not re.search(r"<[a-z][^>]*\son\w+\s*=", body, re.IGNORECASE)
+    assert "javascript:" not in body
+    # The model's heading became bold text; the only h2 are the two papers.
+    assert re.findall(r'<h2 id="([^"]+)"', body) == ["2602-00002", "2602-00001"]
+    assert "<strong>1) 背景</strong>" in body
+    # Only our own scripts: the MathJax config and loader.
+    scripts = _parse(html).scripts
+    assert len(scripts) == 2
+
+
+def test_a_hand_edited_post_with_a_script_fails_loudly(tmp_path: Path) -> None:
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    (posts / "2026-03-01-arxiv.md").write_text(
+        '---\ntitle: "x"\n---\n\n## Paper\n\n<script>steal()</script>\n', encoding="utf-8"
+    )
+    with pytest.raises(DigestError, match=r"2026-03-01-arxiv\.md.*<script> element"):
+        build_site(posts, tmp_path / "out")
+    (posts / "2026-03-01-arxiv.md").write_text('---\ntitle: "x"\n---\n\n<p onclick="x()">hi</p>\n', encoding="utf-8")
+    with pytest.raises(DigestError, match="event-handler attribute"):
+        build_site(posts, tmp_path / "out")
+
+
+def test_relative_links_resolve_inside_the_built_folder(seed_site) -> None:
+    posts, out, _ = seed_site
+    result = build_site(posts, out)
+    checked = 0
+    for page in result.pages:
+        if page.suffix != ".html":
+            continue
+        rel_page = page.relative_to(out).as_posix()
+        for link in _parse(page.read_text(encoding="utf-8")).links:
+            if link.startswith(("http://", "https://", "#", "mailto:")):
+                continue
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(rel_page), link.split("#")[0]))
+            path = out / target
+            assert path.is_file() or (path / "index.html").is_file(), f"{rel_page}: broken link {link}"
+            checked += 1
+    assert checked > 20
+
+
+def test_rebuild_removes_pages_of_deleted_posts_only(seed_site) -> None:
+    posts, out, _ = seed_site
+    out.mkdir()
+    (out / "CNAME").write_text("example.org\n", encoding="utf-8")
+    build_site(posts, out)
+    assert (out / "2026/01/07/arxiv.html").is_file()
+    (posts / "2026-01-07-arxiv.md").unlink()
+    result = build_site(posts, out)
+    assert result.posts == 2
+    assert not (out / "2026/01/07/arxiv.html").exists()
+    assert (out / "CNAME").read_text(encoding="utf-8") == "example.org\n"
+    assert "2026-01-07" not in _page(out, "archive.html")
+
+
+def test_empty_and_missing_posts_folder(tmp_path: Path) -> None:
+    (tmp_path / "_posts").mkdir()
+    (tmp_path / "_posts" / "README.txt").write_text("not a post", encoding="utf-8")
+    result = build_site(tmp_path / "_posts", tmp_path / "out")
+    assert result.posts == 0
+    assert "还没有文章" in _page(tmp_path / "out", "index.html")
+    assert not feedparser.parse((tmp_path / "out" / "feed.xml").read_bytes()).bozo
+    with pytest.raises(UsageError, match="no such folder"):
+        build_site(tmp_path / "nowhere", tmp_path / "out")
