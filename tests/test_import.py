@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import assert_same_text, seed_files
-
 from digest.importer import parse_post
+from helpers import assert_same_text, seed_files
 
 
 def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

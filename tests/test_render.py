@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import yaml
-from helpers import make_entry, make_record
 
 from digest.render import render_post, render_section
 from digest.sanitize import clean_block
+from helpers import make_entry, make_record
 
 
 def _front_matter(post: str) -> dict:

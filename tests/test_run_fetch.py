@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import seed_day, seed_files, write_config
 
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
+from helpers import seed_day, seed_files, write_config
 
 
 def _digest(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,7 +23,8 @@ def _digest(site: Path, *args: str, env: dict[str, str] | None = None) -> subpro
 
 
 def _metadata_lines(post: str) -> list[str]:
-    keep = ("以下为", "- 时间窗口", "- 抓取总数", "## ", "- **Authors**", "- **Categories**", "- **arXiv**", "- **PDF**")
+    keep = ("以下为", "- 时间窗口", "- 抓取总数", "## ", "- **Authors**", "- **Categories**", "- **arXiv**",
+            "- **PDF**")
     return [ln for ln in post.splitlines() if ln.startswith(keep)]
 
 
@@ -45,9 +46,8 @@ def test_no_llm_run_matches_seed_metadata(tmp_path: Path, index: int) -> None:
         dup = [make_paper(f"2601.9980{k}v1", start + timedelta(minutes=k + 1)) for k in range(missing)]
         papers += dup
         (site / "_data" / "digest").mkdir(parents=True)
-        from helpers import make_entry, make_record
-
         from digest.records import write_record
+        from helpers import make_entry, make_record
 
         prev_day = (end - timedelta(days=1)).date().isoformat()
         write_record(site / "_data" / "digest", make_record([make_entry(p.id) for p in dup], day=prev_day))
