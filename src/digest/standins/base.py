@@ -84,7 +84,10 @@ class StandIn:
                 pass  # a client that hangs up mid-reply (timeouts, resets under test) is expected here
 
         self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        # shutdown() waits up to one poll interval; the default 0.5 s made every test using a stand-in slow.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
