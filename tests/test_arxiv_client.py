@@ -290,3 +290,20 @@ def test_listing_html_is_an_error(http: httpx.Client) -> None:
         srv.html_next(times=3)
         with pytest.raises(FetchError, match="listing feed"):
             client_for(srv, http, max_retries=1).listing(["cs.SD"])
+
+
+def test_listing_date_from_entries_when_feed_has_none(http: httpx.Client) -> None:
+    feed = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" xmlns:arxiv="http://arxiv.org/schemas/atom">'
+        b"<channel><title>cs.SD updates</title><item><title>An invented item</title>"
+        b"<link>https://arxiv.org/abs/2601.00007</link>"
+        b'<guid isPermaLink="false">oai:arXiv.org:2601.00007v1</guid>'
+        b"<description>arXiv:2601.00007v1 Announce Type: cross Abstract: Invented.</description>"
+        b"<pubDate>Wed, 28 Jan 2026 00:00:00 -0500</pubDate>"
+        b"<arxiv:announce_type>cross</arxiv:announce_type></item></channel></rss>"
+    )
+    with ArxivStandIn([]) as srv:
+        srv.fail_next(Reply(body=feed, content_type="application/rss+xml"))
+        listing = client_for(srv, http).listing(["cs.SD"])
+    assert listing.mailing_date == date(2026, 1, 27)
+    assert listing.entries == [("2601.00007v1", "cross")]

@@ -321,6 +321,10 @@ class ArxivClient:
         parsed = self._get(url, None, "listing feed")
         head = parsed.get("feed", {})
         stamp = _parse_time(head.get("updated", "") or head.get("published", ""))
+        if stamp is None and parsed.get("entries"):
+            # Entries carry the listing date too (New-York midnight after the mailing).
+            first = parsed["entries"][0]
+            stamp = _parse_time(first.get("published", "") or first.get("updated", ""))
         entries: list[tuple[str, str]] = []
         seen: set[str] = set()
         for entry in parsed.get("entries", []):

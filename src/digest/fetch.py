@@ -40,6 +40,8 @@ def fetch_windows(
     if not windows:
         return {}
     now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("fetch_windows needs an aware `now`")
     start, end = submission_span(windows)
     found = client.search(start, end, categories) if start < end else []
     result = {w.date: papers_in_window(w, found) for w in windows}
