@@ -1,0 +1,155 @@
+"""Stand-in for an OpenAI-compatible chat API: canned or computed answers, latency and failure injection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .base import Reply, Request, StandIn
+
+Answerer = Callable[[dict[str, Any]], str]
+
+
+def _user_text(req: dict[str, Any]) -> str:
+    """The first user message: the prompt proper (later ones are re-asks)."""
+    for m in req.get("messages", []):
+        if m.get("role") == "user":
+            return str(m.get("content", ""))
+    return ""
+
+
+def default_answer(req: dict[str, Any]) -> str:
+    """A valid answer for either task, made from the prompt: a deep read when the paper is fenced in, else a translation."""
+    prompt = _user_text(req)
+    title = re.search(r"论文标题[^：]*：(.*)", prompt)
+    name = title.group(1).strip()[:60] if title else "本文"
+    if "<paper>" in prompt or "三部分" in prompt:
+        return (
+            "1)  \n"
+            f"- **研究背景**：论文《{name}》关注语音与音频处理中的一个常见难题，以往方法在复杂声学条件下表现不稳定。\n\n"
+            "2)  \n"
+            "- **核心方法**：作者提出一种新的建模方式，把输入信号分解为若干可学习的表示，再联合优化。\n"
+            "  - **关键设计**：损失函数写作 $$L = L_{rec} + \\lambda L_{reg}$$，兼顾重建质量与稳定性。\n\n"
+            "3)  \n"
+            "- **实验效果**：在公开数据集上的实验表明，该方法在主要指标上优于基线模型。"
+        )
+    words = len(re.findall(r"[A-Za-z]+", prompt.split("<abstract>")[-1]))
+    return (
+        f"本文研究了语音与音频领域中的一个重要问题，提出了一种新的方法（原文摘要约 {words} 个英文词）。"
+        "实验结果表明，该方法在多个基准上取得了优于现有方法的效果。"
+    )
+
+
+class ChatStandIn(StandIn):
+    """OpenAI-compatible `POST /v1/chat/completions` on 127.0.0.1 with deterministic fault injection."""
+
+    def __init__(self, answerer: Answerer | None = None, *, latency: float = 0.0) -> None:
+        super().__init__()
+        self.answerer: Answerer = answerer or default_answer
+        self.latency = latency
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.calls: list[dict[str, Any]] = []  # request JSONs that reached the answer stage
+        self.first_failure_rate = 0.0
+        self.first_failure_statuses: tuple[int, ...] = (429, 500)
+        self.retry_after = "1"
+        self._failed_once: set[str] = set()
+        self._state = threading.Lock()
+
+    # -- configuration
+
+    def answer(self, fn: Answerer) -> None:
+        """Answer every request with fn(request_json)."""
+        self.answerer = fn
+
+    def fail_first_attempts(self, rate: float, statuses: tuple[int, ...] = (429, 500)) -> None:
+        """Make a share of prompts fail on their first attempt (chosen by a hash of the prompt, so repeatable)."""
+        self.first_failure_rate = rate
+        self.first_failure_statuses = statuses
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    # -- canned failure replies, for fail_next()
+
+    @staticmethod
+    def error(status: int, message: str, *, code: str | None = None, retry_after: str | None = None) -> Reply:
+        body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        return Reply(status, json.dumps(body).encode(), "application/json", headers=headers)
+
+    @staticmethod
+    def invalid_json() -> Reply:
+        return Reply(200, b'{"id": "x", "choices": [ {"message": ', "application/json")
+
+    @staticmethod
+    def slow(delay: float) -> Reply:
+        """A reply that arrives after the client has given up."""
+        return Reply(200, b"{}", "application/json", delay=delay)
+
+    # -- serving
+
+    def accepts_fault(self, request: Request) -> bool:
+        return request.method == "POST"
+
+    def handle(self, request: Request) -> Reply:
+        if request.method != "POST" or not request.path.rstrip("/").endswith("/chat/completions"):
+            return self.error(404, f"no route {request.method} {request.path}")
+        try:
+            req = json.loads(request.body or b"{}")
+        except ValueError:
+            return self.error(400, "request body is not JSON")
+        fault = self._first_attempt_fault(req)
+        if fault is not None:
+            return fault
+        with self._state:
+            self.calls.append(req)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            content = self.answerer(req)
+        finally:
+            with self._state:
+                self.in_flight -= 1
+        prompt_chars = sum(len(str(m.get("content", ""))) for m in req.get("messages", []))
+        body = {
+            "id": f"chatcmpl-{len(self.calls)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.get("model", "stand-in"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": max(1, prompt_chars // 3),
+                "completion_tokens": max(1, len(content)),
+                "total_tokens": max(1, prompt_chars // 3) + max(1, len(content)),
+            },
+        }
+        return Reply(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+
+    def _first_attempt_fault(self, req: dict[str, Any]) -> Reply | None:
+        if not self.first_failure_rate:
+            return None
+        key = hashlib.sha256(json.dumps(req.get("messages", []), sort_keys=True).encode()).hexdigest()
+        share = int(key[:8], 16) / 0xFFFFFFFF
+        with self._state:
+            if share >= self.first_failure_rate or key in self._failed_once:
+                return None
+            self._failed_once.add(key)
+        status = self.first_failure_statuses[int(key[8:10], 16) % len(self.first_failure_statuses)]
+        if status == 429:
+            return self.error(429, "Rate limit reached, slow down", code="rate_limit", retry_after=self.retry_after)
+        return self.error(status, "The server had an error while processing your request")
