@@ -24,14 +24,15 @@ def _user_text(req: dict[str, Any]) -> str:
 
 
 def default_answer(req: dict[str, Any]) -> str:
-    """A valid answer for either task, made from the prompt: a deep read when the paper is fenced in, else a translation."""
+    """A valid answer made from the prompt: a deep read when the paper is fenced in, else a translation."""
     prompt = _user_text(req)
     title = re.search(r"论文标题[^：]*：(.*)", prompt)
     name = title.group(1).strip()[:60] if title else "本文"
     if "<paper>" in prompt or "三部分" in prompt:
         return (
             "1)  \n"
-            f"- **研究背景**：论文《{name}》关注语音与音频处理中的一个常见难题，以往方法在复杂声学条件下表现不稳定。\n\n"
+            f"- **研究背景**：论文《{name}》关注语音与音频处理中的一个常见难题，"
+            "以往方法在复杂声学条件下表现不稳定。\n\n"
             "2)  \n"
             "- **核心方法**：作者提出一种新的建模方式，把输入信号分解为若干可学习的表示，再联合优化。\n"
             "  - **关键设计**：损失函数写作 $$L = L_{rec} + \\lambda L_{reg}$$，兼顾重建质量与稳定性。\n\n"
