@@ -73,6 +73,12 @@ def make_record(entries: list[Entry], day: str = "2026-01-07") -> DayRecord:
     )
 
 
+def _invented_abstract(pid: str, chinese_chars: int) -> str:
+    """English text of a realistic length (the seeds hold only the Chinese translation)."""
+    sentence = f"English abstract of paper {pid}, invented for the replay test, about speech and audio. "
+    return (sentence * (1 + (2 * chinese_chars) // len(sentence))).strip()
+
+
 def seed_day(seed: Path):
     """A seed post's record and the Paper objects an arXiv stand-in should serve for its day.
 
@@ -96,7 +102,7 @@ def seed_day(seed: Path):
                 categories=e.categories,
                 title=e.title,
                 authors=e.authors,
-                abstract=f"English abstract of paper {e.id}, invented for the replay test.",
+                abstract=_invented_abstract(e.id, len(e.translation.text) if e.translation else 400),
             )
         )
     return record, papers
@@ -112,3 +118,40 @@ def write_config(site: Path, **sections: dict) -> Path:
     path = site / "config.yaml"
     path.write_text(yaml.safe_dump(base, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def seed_answerer(record):
+    """A chat stand-in answer function that replies with a seed's own Chinese texts, by paper title."""
+    by_title = {e.title: e for e in record.papers}
+
+    def answer(request: dict) -> str:
+        user = "\n".join(str(m.get("content", "")) for m in request.get("messages", []) if m.get("role") == "user")
+        for title, e in by_title.items():
+            if title in user:
+                if "<abstract>" in user:
+                    return e.translation.text
+                if e.deep_read is not None and e.deep_read.status == "done":
+                    return e.deep_read.text
+                return "1)  \n- 背景\n\n2)  \n- 方法\n\n3)  \n- 结果"
+        raise AssertionError("the chat stand-in got a prompt for a paper it does not know")
+
+    return answer
+
+
+def prepare_seed_site(site: Path, seed: Path):
+    """Papers of a seed day, plus an earlier record holding the papers the seed's dedupe removed."""
+    from datetime import datetime, timedelta
+
+    from digest.records import write_record
+    from digest.standins.arxiv_server import make_paper
+
+    record, papers = seed_day(seed)
+    start = datetime.fromisoformat(record.window.start)
+    end = datetime.fromisoformat(record.window.end)
+    missing = record.counts.fetched - record.counts.shown
+    if missing:
+        dup = [make_paper(f"2601.9980{k}v1", start + timedelta(minutes=k + 1)) for k in range(missing)]
+        papers = papers + dup
+        prev_day = (end - timedelta(days=1)).date().isoformat()
+        write_record(site / "_data" / "digest", make_record([make_entry(p.id) for p in dup], day=prev_day))
+    return record, papers

@@ -62,7 +62,8 @@ def _abstract_and_note(entry: Entry) -> tuple[str, str]:
         return clean_block(t.text), ""
     english = clean_block(entry.abstract)
     if t is not None and t.status == "failed":
-        reason = clean_inline(t.error or "原因未知").rstrip("。.，,")
+        reason = clean_inline(t.error or "原因未知").rstrip("。.，,；;")
+        reason = reason.removesuffix("下次运行将重试").rstrip("。.，,；;")
         return english, TRANSLATION_MISSING.format(reason=reason)
     return english, ""
 

@@ -1,0 +1,163 @@
+"""Full runs against the arXiv, PDF and chat stand-ins: seeds replayed byte for byte, faults healed, reruns free."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.standins.arxiv_server import ArxivStandIn
+from digest.standins.chat_server import ChatStandIn
+from digest.standins.pdf_host import PdfHost
+from digest.standins.pdfgen import make_paper_pdf
+from helpers import assert_same_text, prepare_seed_site, seed_answerer, seed_files, write_config
+
+KEY = "sk-test-0123456789abcdef-not-a-real-key"
+
+
+def _digest(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["DIGEST_TEST_KEY"] = KEY
+    return subprocess.run([sys.executable, "-m", "digest", *args, "--config", str(site / "config.yaml")],
+                          cwd=site, capture_output=True, text=True, timeout=300, env=env)
+
+
+def _seeds_without_failures() -> list[Path]:
+    return [s for s in seed_files() if "全文解读失败" not in s.read_text(encoding="utf-8")]
+
+
+class Site:
+    def __init__(self, tmp: Path, seed: Path, *, concurrency: int = 4, **llm: object) -> None:
+        self.dir = tmp
+        self.seed = seed
+        self.record, self.papers = prepare_seed_site(tmp, seed)
+        self.pdf = make_paper_pdf("A generated paper", pages=3)
+        self.arxiv = ArxivStandIn(self.papers)
+        self.host = PdfHost({p.id: self.pdf for p in self.papers})
+        self.chat = ChatStandIn(latency=0.05)
+        self.chat.answer(seed_answerer(self.record))
+        self.concurrency = concurrency
+        self.llm = llm
+
+    def __enter__(self) -> Site:
+        for s in (self.arxiv, self.host, self.chat):
+            s.start()
+        write_config(
+            self.dir,
+            arxiv={"api_url": self.arxiv.api_url, "listing_url": self.arxiv.listing_url,
+                   "pdf_download_url": self.host.pdf_url, "html_download_url": self.host.html_url},
+            window={"basis": "submitted"},
+            llm={"base_url": self.chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
+                 "concurrency": self.concurrency, "max_retries": 3, "timeout_seconds": 20, **self.llm},
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s in (self.arxiv, self.host, self.chat):
+            s.stop()
+
+    def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return _digest(self.dir, "run", "--date", self.record.date, *extra)
+
+    @property
+    def post(self) -> str:
+        return (self.dir / "_posts" / self.seed.name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("which", [0, -1])
+def test_seed_day_replayed_byte_for_byte_and_rerun_is_free(tmp_path: Path, which: int) -> None:
+    seeds = _seeds_without_failures()
+    if not seeds:
+        pytest.skip("no seed without failed deep reads")
+    seed = seeds[which]
+    with Site(tmp_path, seed) as site:
+        proc = site.run()
+        assert proc.returncode == 0, proc.stderr
+        assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
+        n = site.record.counts.shown
+        assert len(site.chat.calls) == 2 * n
+        assert 1 < site.chat.peak_in_flight <= site.concurrency
+        downloads = sum(site.host.downloads.values())
+        assert downloads == n
+        record_before = (tmp_path / "_data" / "digest" / f"{site.record.date}.json").read_bytes()
+
+        again = site.run()
+        assert again.returncode == 0, again.stderr
+        assert len(site.chat.calls) == 2 * n  # no model call
+        assert sum(site.host.downloads.values()) == downloads  # no download
+        assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
+        assert (tmp_path / "_data" / "digest" / f"{site.record.date}.json").read_bytes() == record_before
+        assert "LLM calls 0" in again.stderr
+
+
+def test_flaky_model_service_still_completes_every_paper(tmp_path: Path) -> None:
+    seed = seed_files()[0]
+    with Site(tmp_path, seed) as site:
+        site.chat.fail_first_attempts(rate=0.3)
+        proc = site.run()
+        assert proc.returncode == 0, proc.stderr
+        assert "failed 0" in proc.stderr
+        # every call ended within its retry budget (1 + max_retries attempts)
+        per_prompt: dict[bytes, int] = {}
+        for request in site.chat.requests:
+            per_prompt[request.body] = per_prompt.get(request.body, 0) + 1
+        assert max(per_prompt.values()) <= 1 + 3
+        assert len(site.chat.requests) > 2 * site.record.counts.shown  # some first attempts really failed
+        assert len(site.chat.calls) == 2 * site.record.counts.shown
+
+
+def test_missing_pdf_placeholder_then_rerun_fills_it_in(tmp_path: Path) -> None:
+    seed = seed_files()[0]
+    with Site(tmp_path, seed) as site:
+        late = site.papers[1].id
+        del site.host.pdfs[late]
+        proc = site.run()
+        assert proc.returncode == 0, proc.stderr
+        assert "（全文解读失败：" in site.post and "404" in site.post and "下次运行将重试" in site.post
+        assert f"failed {late}" in proc.stderr
+        calls = len(site.chat.calls)
+
+        site.host.put(late, site.pdf)
+        again = site.run()
+        assert again.returncode == 0, again.stderr
+        assert "全文解读失败" not in site.post
+        new_calls = site.chat.calls[calls:]
+        assert len(new_calls) == 1  # only that paper's deep read
+        assert site.papers[1].title in repr(new_calls[0])
+        assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
+
+
+def test_malformed_answers_are_retried_then_marked_failed(tmp_path: Path) -> None:
+    seed = seed_files()[0]
+    with Site(tmp_path, seed) as site:
+        bad_title = site.papers[0].title
+        good = seed_answerer(site.record)
+
+        def answer(request: dict) -> str:
+            user = repr(request.get("messages"))
+            if bad_title in user and "<abstract>" not in user:
+                return "1) only one part in English and nothing else"
+            return good(request)
+
+        site.chat.answer(answer)
+        proc = site.run()
+        assert proc.returncode == 0, proc.stderr
+        deep_calls = [c for c in site.chat.calls if bad_title in repr(c) and "<abstract>" not in repr(c)]
+        assert len(deep_calls) == 2  # asked once more with the reason, then given up
+        assert "（全文解读失败：" in site.post
+        assert "failed 1" in proc.stderr
+
+
+def test_bad_key_stops_the_run_with_one_message(tmp_path: Path) -> None:
+    seed = seed_files()[0]
+    with Site(tmp_path, seed) as site:
+        site.chat.fail_next(*[ChatStandIn.error(401, "Incorrect API key provided")] * 200)
+        proc = site.run()
+        assert proc.returncode == 1
+        assert "DIGEST_TEST_KEY" in proc.stderr
+        assert KEY not in proc.stderr
+        assert len(site.chat.requests) <= site.concurrency + 2  # not one failure per paper
+        assert "Traceback" not in proc.stderr
