@@ -304,7 +304,11 @@ def _arxiv_like_html() -> str:
         "<html><head><title>x</title><style>.a{color:red}</style><script>var secret=1;</script></head><body>"
         "<nav>Skip to main content | Back to arXiv</nav>"
         "<h1>A Braided Resonance Encoder</h1><h2>Abstract</h2>" + para + "<h2>1 Introduction</h2>" + para * 2 + ""
-        "<h2>3 Method</h2><p>HTML-METHOD-MARKER sentence.</p>" + para + "<h2>References</h2><p>[1] cited</p>"
+        "<h2>3 Method</h2><p>HTML-METHOD-MARKER sentence with "
+        '<math alttext="x^{2}"><semantics><msup><mi>x</mi><mn>2</mn></msup>'
+        '<annotation encoding="application/x-tex">x^{2}</annotation></semantics></math>.</p>'
+        + para
+        + "<h2>References</h2><p>[1] cited</p>"
         "</body></html>"
     )
 
@@ -313,7 +317,7 @@ def test_html_fallback_when_pdf_404(host: PdfHost, tmp_path: Path) -> None:
     host.put_html(PID, _arxiv_like_html())
     (ft, again), fetcher, _ = fetch(make_cfg(host), tmp_path, PID, PID)
     assert isinstance(ft, FullText) and ft.source == "html" and ft.downloaded
-    assert "HTML-METHOD-MARKER" in ft.text
+    assert "HTML-METHOD-MARKER sentence with $x^{2}$ ." in ft.text
     assert "var secret" not in ft.text and "color:red" not in ft.text and "Skip to main" not in ft.text
     assert "[1] cited" not in ft.text and "References" in ft.sections_dropped
     assert isinstance(again, FullText) and not again.downloaded

@@ -207,13 +207,19 @@ class _TextParser(HTMLParser):
         self.skip_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
+        if tag == "math":
+            # MathML spells formulas token by token; its TeX alttext reads far better in a prompt.
+            alt = dict(attrs).get("alttext")
+            if alt and not self.skip_depth:
+                self.parts.append(f" ${alt}$ ")
+            self.skip_depth += 1
+        elif tag in _SKIP_TAGS:
             self.skip_depth += 1
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
+        if tag in _SKIP_TAGS or tag == "math":
             self.skip_depth = max(0, self.skip_depth - 1)
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n\n")
