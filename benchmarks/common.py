@@ -1,0 +1,253 @@
+"""Shared benchmark plumbing: stand-in data, a site with a config pointing at them, the real CLI in a child process.
+
+Every figure comes from the real `digest` command (a separate interpreter, as cron runs it) talking to local
+stand-ins over HTTP; the child's peak RSS is read from the kernel, not estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from digest.models import Paper
+from digest.standins.arxiv_server import make_paper
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The key the stand-in chat server accepts; it is a dummy, never a real secret.
+DUMMY_KEY_ENV = "DIGEST_BENCH_API_KEY"
+DUMMY_KEY = "bench-dummy-key"
+
+
+# ------------------------------------------------------------------ data
+
+
+def window_bounds(day: date, anchor: dtime = dtime(8, 50)) -> tuple[datetime, datetime]:
+    """The default post window of a date: [previous day's 08:50, this day's 08:50) Asia/Shanghai, as UTC."""
+    end = datetime.combine(day, anchor, tzinfo=SHANGHAI)
+    return (end - timedelta(days=1)).astimezone(UTC), end.astimezone(UTC)
+
+
+def papers_in_day(day: date, count: int, *, prefix: str = "2611", first: int = 1) -> list[Paper]:
+    """`count` invented papers whose first versions fall inside the submitted-basis window of `day`."""
+    start, end = window_bounds(day)
+    span = (end - start).total_seconds()
+    step = span / (count + 1)
+    out = []
+    for k in range(count):
+        moment = start + timedelta(seconds=step * (k + 1))
+        pid = f"{prefix}.{first + k:05d}v1"
+        cats = ("cs.SD", "eess.AS") if k % 3 else ("eess.AS", "cs.SD", "cs.CL")
+        out.append(make_paper(pid, moment, categories=cats, title=f"Invented listening study {pid}"))
+    return out
+
+
+def papers_spread(start: date, days: int, count: int, *, prefix: str = "2609") -> list[Paper]:
+    """`count` invented papers with submission times spread evenly over `days` days from `start` (UTC)."""
+    begin = datetime.combine(start, dtime(0, 0), tzinfo=UTC) - timedelta(days=3)  # earlier batches feed day one
+    span = timedelta(days=days + 3).total_seconds()
+    return [
+        make_paper(f"{prefix}.{k + 1:05d}v1", begin + timedelta(seconds=span * (k + 0.5) / count),
+                   categories=("cs.SD",) if k % 2 else ("eess.AS", "cs.SD"))
+        for k in range(count)
+    ]
+
+
+def paper_pdf(pages: int, title: str | None = None) -> bytes:
+    """A generated paper PDF of about `pages` pages, cached on disk: the generator needs ~45 s for 200 pages."""
+    import hashlib
+
+    from digest.standins import pdfgen
+
+    title = title or f"Braided resonance, {pages}-page edition"
+    source = Path(pdfgen.__file__).read_bytes()
+    key = hashlib.sha256(source + f"{pages}|{title}".encode()).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / "digest-bench-pdfs" / f"{pages}-{key}.pdf"
+    if cache.is_file():
+        return cache.read_bytes()
+    data = pdfgen.make_paper_pdf(title, pages=pages)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(cache)
+    return data
+
+
+# ------------------------------------------------------------------ the site
+
+
+def write_config(site: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    """config.yaml in `site`: quick arXiv timeouts, plus the given sections merged over them."""
+    base: dict[str, dict[str, Any]] = {"arxiv": {"timeout_seconds": 10, "max_retries": 2}}
+    for key, values in sections.items():
+        base.setdefault(key, {}).update(values)
+    path = site / "config.yaml"
+    path.write_text(yaml.safe_dump(base, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def temp_site(keep: bool = False) -> Iterator[Path]:
+    """A fresh folder for one benchmark's site; removed afterwards unless keep."""
+    if keep:
+        yield Path(tempfile.mkdtemp(prefix="digest-bench-"))
+        return
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+        yield Path(tmp)
+
+
+# ------------------------------------------------------------------ the child process
+
+
+@dataclass
+class CliRun:
+    """One `digest` invocation: exit code, wall seconds (interpreter start included), peak RSS, output."""
+
+    args: list[str]
+    returncode: int
+    wall_seconds: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+    def check(self) -> CliRun:
+        if self.returncode != 0:
+            raise SystemExit(f"digest {' '.join(self.args)} exited {self.returncode}:\n{self.stderr[-3000:]}")
+        return self
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600) -> CliRun:
+    """Run `python -m digest ARGS --config site/config.yaml` in `site`; measure wall time and peak RSS.
+
+    Peak RSS is the larger of the last VmHWM polled from /proc and the kernel's ru_maxrss that wait4
+    reports for this child (the latter catches a peak reached between polls).
+    """
+    full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    full_env.pop(DUMMY_KEY_ENV, None)
+    full_env.update(env or {})
+    argv = [PYTHON, "-m", "digest", *args, "--config", str(site / "config.yaml")]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=site, stdout=out, stderr=err, env=full_env)
+        hwm = 0
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            hwm = max(hwm, _vm_hwm_kb(proc.pid))
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.01)
+        wall = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting on a reaped child
+        out.seek(0)
+        err.seek(0)
+        peak_kb = max(hwm, usage.ru_maxrss)  # ru_maxrss is in kilobytes on Linux
+        return CliRun(list(args), proc.returncode, wall, peak_kb / 1024, out.read().decode(errors="replace"),
+                      err.read().decode(errors="replace"))
+
+
+def interpreter_start_seconds(repeat: int = 3) -> float:
+    """Best-of wall time of `digest --version`: interpreter start plus the CLI's imports."""
+    best = math.inf
+    for _ in range(repeat):
+        t = time.monotonic()
+        subprocess.run([PYTHON, "-m", "digest", "--version"], capture_output=True, check=True)
+        best = min(best, time.monotonic() - t)
+    return best
+
+
+# ------------------------------------------------------------------ reporting
+
+
+@dataclass
+class Figure:
+    """One measured figure, optionally with its target and whether it met it."""
+
+    name: str
+    value: Any
+    unit: str = ""
+    target: str = ""
+    ok: bool | None = None
+
+
+@dataclass
+class Report:
+    """A benchmark's figures; printed as a table and as one JSON line."""
+
+    bench: str
+    params: dict[str, Any] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+
+    def add(self, name: str, value: Any, unit: str = "", target: str = "", ok: bool | None = None) -> None:
+        self.figures.append(Figure(name, value, unit, target, ok))
+
+    @property
+    def passed(self) -> bool:
+        return all(f.ok is not False for f in self.figures)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "bench": self.bench,
+            "params": self.params,
+            "figures": {f.name: f.value for f in self.figures},
+            "targets": {f.name: {"target": f.target, "ok": f.ok} for f in self.figures if f.target},
+            "passed": self.passed,
+        }
+
+    def print(self) -> None:
+        print_table([self])
+        print(json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=False))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def print_table(reports: Sequence[Report], stream: Any = None) -> None:
+    """One aligned table of every figure: benchmark, figure, value, unit, target, verdict."""
+    stream = stream or sys.stdout
+    rows = [("benchmark", "figure", "value", "unit", "target", "ok")]
+    for r in reports:
+        shown = [f"{k}={r.params[k]}" for k in ("papers", "pages", "days") if k in r.params]
+        label = " ".join([r.bench, *shown])
+        for f in r.figures:
+            verdict = "" if f.ok is None else ("yes" if f.ok else "NO")
+            rows.append((label, f.name, _fmt(f.value), f.unit, f.target, verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), file=stream)
+        if n == 0:
+            print("  ".join("-" * w for w in widths), file=stream)
