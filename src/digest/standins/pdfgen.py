@@ -6,6 +6,8 @@ The marker sentences below let a test find out which sections survived extractio
 
 from __future__ import annotations
 
+import functools
+
 import pymupdf
 
 RUNNING_HEADER = "Proceedings of the Imaginary Workshop on Listening Machines"
@@ -72,7 +74,8 @@ def _default_sections() -> list[tuple[str, str]]:
     ]
 
 
-def _wrap(text: str, width: float, fontname: str, size: float) -> list[str]:
+@functools.lru_cache(maxsize=256)  # filler paragraphs repeat; wrapping them once keeps big PDFs quick
+def _wrap(text: str, width: float, fontname: str, size: float) -> tuple[str, ...]:
     """Greedy word wrap; long lowercase words are hyphenated at the line end, as TeX would."""
 
     def fits(s: str) -> bool:
@@ -99,7 +102,7 @@ def _wrap(text: str, width: float, fontname: str, size: float) -> list[str]:
         line = word
     if line:
         lines.append(line)
-    return lines
+    return tuple(lines)
 
 
 class _Layout:
