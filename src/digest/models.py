@@ -18,6 +18,11 @@ def split_id(arxiv_id: str) -> tuple[str, int | None]:
     m = ARXIV_ID.match(arxiv_id)
     if not m:
         raise ValueError(f"not an arXiv id: {arxiv_id!r}")
+    if "." in m.group("base") and "/" not in m.group("base"):
+        yymm, number = m.group("base").split(".")
+        # Four-digit numbers ran from 0704 to 1412; five digits since 1501. Months are 01-12.
+        if not 1 <= int(yymm[2:]) <= 12 or len(number) != (5 if yymm >= "1501" else 4) or yymm < "0704":
+            raise ValueError(f"not an arXiv id: {arxiv_id!r}")
     v = m.group("version")
     return m.group("base"), int(v) if v else None
 
