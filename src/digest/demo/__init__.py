@@ -105,9 +105,11 @@ def run_demo(out: Path, reporter: Reporter) -> Path:
             f"LLM calls {s.llm_calls} | downloads {s.downloads}"
         )
         for pid, reason in o.failures:
-            reporter.info(f"  failed {pid}: {reason} (expected in the demo: its PDF host answers 404)")
+            expected = " (expected: the sample PDF host has no file for it)" if pid not in pdfs else ""
+            reporter.info(f"  failed {pid}: {reason}{expected}")
     post = cfg.posts_dir / f"{day.isoformat()}-arxiv.md"
     site = build_site(cfg.posts_dir, out / "_site")
     reporter.info(f"demo: post written to {post}")
-    reporter.info(f"demo: site built into {out / '_site'} ({site.posts} post page(s)); open {out / '_site' / 'index.html'}")
+    index = out / "_site" / "index.html"
+    reporter.info(f"demo: site built into {out / '_site'} ({site.posts} post page(s)); open {index}")
     return post
