@@ -79,6 +79,8 @@ class StandIn:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            # The default backlog of 5 drops simultaneous connects; the client then waits 1 s to retry its SYN.
+            request_queue_size = 128
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a client that hangs up mid-reply (timeouts, resets under test) is expected here
