@@ -252,6 +252,18 @@ def test_401_stops_with_env_var_and_no_key(chat: ChatStandIn) -> None:
     assert len(chat.requests) == 1
 
 
+def test_401_stops_queued_calls_without_asking(chat: ChatStandIn) -> None:
+    chat.latency = 0.05
+    chat.fail_next(*[ChatStandIn.error(401, "Invalid key")] * 100)
+
+    async def many(c: LLMClient):
+        return await asyncio.gather(*(c.translate(TITLE, f"{ABSTRACT} {i}") for i in range(30)), return_exceptions=True)
+
+    results, client, _ = run(llm_cfg(chat, concurrency=3), many)
+    assert all(isinstance(r, ModelAuthError) for r in results)
+    assert len(chat.requests) <= 3 and client.fatal is not None
+
+
 @pytest.mark.parametrize(
     ("status", "message", "code"),
     [(402, "Insufficient Balance", None), (429, "You exceeded your current quota", "insufficient_quota")],

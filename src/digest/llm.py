@@ -171,6 +171,7 @@ class LLMClient:
         self.completion_tokens = 0
         self.peak_concurrency = 0
         self.waits: list[float] = []  # backoff waits, in seconds, for the summary and tests
+        self.fatal: ModelAuthError | None = None  # set once the key is refused; later calls raise it unasked
 
     # -- prompts
 
@@ -272,29 +273,41 @@ class LLMClient:
                 delay = min(self.max_wait_seconds, wait if wait is not None else backoff)
                 self.waits.append(delay)
                 await self.sleep(delay)
+                if self.fatal is not None:
+                    raise self.fatal
         raise _CallFailed(f"{problem}，已尝试 {tries} 次", tries)
 
     def _raise_if_fatal(self, exc: openai.APIStatusError) -> None:
         """401/403 and an empty account stop the whole run: every further call would fail the same way."""
         status = exc.status_code
         var = self.cfg.api_key_env
+        fatal: ModelAuthError | None = None
         if status in (401, 403):
-            raise ModelAuthError(
+            fatal = ModelAuthError(
                 f"the model service at {self.cfg.base_url} refused the API key (HTTP {status}): "
                 f"put a valid key in the environment variable {var}"
-            ) from None
-        text = _error_text(exc)
-        # OpenAI-style "insufficient_quota" arrives as 429, but no retry will ever succeed.
-        dry = _QUOTA.search(text) if status == 429 else 400 <= status < 500 and _BALANCE.search(text)
-        if status == 402 or dry:
-            raise ModelAuthError(
-                f"the model service reports insufficient balance or quota (HTTP {status}): "
-                f"top up the account of the key in {var} or put another key there"
-            ) from None
+            )
+        else:
+            text = _error_text(exc)
+            # OpenAI-style "insufficient_quota" arrives as 429, but no retry will ever succeed.
+            dry = _QUOTA.search(text) if status == 429 else 400 <= status < 500 and _BALANCE.search(text)
+            if status == 402 or dry:
+                fatal = ModelAuthError(
+                    f"the model service reports insufficient balance or quota (HTTP {status}): "
+                    f"top up the account of the key in {var} or put another key there"
+                )
+        if fatal is not None:
+            # Calls still queued behind the semaphore fail at once instead of each asking the server.
+            self.fatal = self.fatal or fatal
+            raise fatal from None
 
     async def _attempt(self, messages: list[dict[str, str]]) -> str:
         extra = {"max_tokens": self.cfg.max_tokens} if self.cfg.max_tokens else {}
+        if self.fatal is not None:
+            raise self.fatal
         async with self._sem:
+            if self.fatal is not None:
+                raise self.fatal
             self._in_flight += 1
             self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
             self.attempts += 1
