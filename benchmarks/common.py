@@ -125,6 +125,8 @@ class CliRun:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    started: float = 0.0  # time.monotonic() at launch, to line up with stand-in request times
+    ended: float = 0.0
 
     def check(self) -> CliRun:
         if self.returncode != 0:
@@ -174,7 +176,7 @@ def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = Non
         err.seek(0)
         peak_kb = max(hwm, usage.ru_maxrss)  # ru_maxrss is in kilobytes on Linux
         return CliRun(list(args), proc.returncode, wall, peak_kb / 1024, out.read().decode(errors="replace"),
-                      err.read().decode(errors="replace"))
+                      err.read().decode(errors="replace"), started, started + wall)
 
 
 def interpreter_start_seconds(repeat: int = 3) -> float:
