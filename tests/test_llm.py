@@ -276,11 +276,20 @@ def test_no_balance_stops(chat: ChatStandIn, status: int, message: str, code: st
     assert len(chat.requests) == 1
 
 
-def test_404_model_names_the_model(chat: ChatStandIn) -> None:
+def test_404_model_stops_naming_the_model(chat: ChatStandIn) -> None:
     chat.fail_next(ChatStandIn.error(404, "Model Not Exist"))
-    res, _, sleeps = run(llm_cfg(chat, model="deepseek-chatt"), translate)
-    assert res.status == "failed" and "deepseek-chatt" in res.error and "404" in res.error
-    assert len(chat.requests) == 1 and sleeps.waits == []
+    with pytest.raises(ModelAuthError) as info:
+        run(llm_cfg(chat, model="deepseek-chatt"), translate)
+    assert "deepseek-chatt" in str(info.value) and "404" in str(info.value) and "llm.model" in str(info.value)
+    assert len(chat.requests) == 1
+
+
+def test_translation_that_starts_with_zhe_shi_is_not_a_preamble() -> None:
+    from digest.llm import check_translation
+
+    text = "这是一种用于流式语音识别的新方法，我们在多个基准上验证了它的效果，并与已有方法进行了比较。"
+    assert check_translation(text, "A Title", "This is a new method for streaming speech recognition.") is None
+    assert check_translation("这是摘要的中文译文：\n" + text, "A Title", "x" * 100) is not None
 
 
 def test_invalid_json_is_retried(chat: ChatStandIn) -> None:

@@ -27,8 +27,8 @@ _QUOTA = re.compile(r"insufficient[_ ](balance|quota|funds|credits?)|余额|欠�
 _THINK = re.compile(r"<think(ing)?>.*?</think(ing)?>", re.S | re.I)
 _FENCE = re.compile(r"^```[\w-]*[ \t]*\n(.*?)\n?```$", re.S)
 _PREAMBLE = re.compile(
-    r"^\s*(以下是|以下为|下面是|这是|好的|当然|译文[:：]|翻译[:：]|中文翻译|摘要翻译|here is|here's|sure|"
-    r"translation\s*:|certainly)",
+    r"^\s*(以下是|以下为|下面是|这是.{0,12}(?:译文|翻译)|好的|当然|译文[:：]|翻译[:：]|中文翻译|摘要翻译|"
+    r"here is|here's|sure|translation\s*:|certainly)",
     re.I,
 )
 _PART = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*)?[ \t]*([123])[ \t]*(?:\)|）|\.|、)", re.M)
@@ -252,11 +252,6 @@ class LLMClient:
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 self._raise_if_fatal(exc)
-                if status == 404:
-                    raise _CallFailed(
-                        f"模型服务返回 404：模型“{self.cfg.model}”不存在或 llm.base_url 有误，请检查 llm.model 配置",
-                        attempt + 1,
-                    ) from None
                 if status in (408, 409, 429) or status >= 500:
                     problem = "模型服务限流（HTTP 429）" if status == 429 else f"模型服务暂时不可用（HTTP {status}）"
                     wait = _retry_after(exc)
@@ -278,7 +273,7 @@ class LLMClient:
         raise _CallFailed(f"{problem}，已尝试 {tries} 次", tries)
 
     def _raise_if_fatal(self, exc: openai.APIStatusError) -> None:
-        """401/403 and an empty account stop the whole run: every further call would fail the same way."""
+        """401/403, an unknown model and an empty account stop the whole run: every further call would fail alike."""
         status = exc.status_code
         var = self.cfg.api_key_env
         fatal: ModelAuthError | None = None
@@ -286,6 +281,12 @@ class LLMClient:
             fatal = ModelAuthError(
                 f"the model service at {self.cfg.base_url} refused the API key (HTTP {status}): "
                 f"put a valid key in the environment variable {var}"
+            )
+        elif status == 404:
+            # A wrong model name or base URL fails every call alike: one message instead of one per paper.
+            fatal = ModelAuthError(
+                f'the model service at {self.cfg.base_url} has no model "{self.cfg.model}" (HTTP 404): '
+                "check llm.model and llm.base_url in the config"
             )
         else:
             text = _error_text(exc)
