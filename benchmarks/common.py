@@ -148,8 +148,9 @@ def _vm_hwm_kb(pid: int) -> int:
 def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600) -> CliRun:
     """Run `python -m digest ARGS --config site/config.yaml` in `site`; measure wall time and peak RSS.
 
-    Peak RSS is the larger of the last VmHWM polled from /proc and the kernel's ru_maxrss that wait4
-    reports for this child (the latter catches a peak reached between polls).
+    Peak RSS is the child's VmHWM (the kernel's high-water mark, so a poll after the peak still sees it),
+    polled from /proc every 5 ms. Not ru_maxrss: it keeps the size of this process at fork time across exec,
+    so a big benchmark process would inflate a small child's figure.
     """
     full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     full_env.pop(DUMMY_KEY_ENV, None)
@@ -161,21 +162,20 @@ def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = Non
         hwm = 0
         deadline = started + timeout
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             hwm = max(hwm, _vm_hwm_kb(proc.pid))
             if time.monotonic() > deadline:
                 proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
+                pid, status, _usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.01)
+            time.sleep(0.005)
         wall = time.monotonic() - started
         proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting on a reaped child
         out.seek(0)
         err.seek(0)
-        peak_kb = max(hwm, usage.ru_maxrss)  # ru_maxrss is in kilobytes on Linux
-        return CliRun(list(args), proc.returncode, wall, peak_kb / 1024, out.read().decode(errors="replace"),
+        return CliRun(list(args), proc.returncode, wall, hwm / 1024, out.read().decode(errors="replace"),
                       err.read().decode(errors="replace"), started, started + wall)
 
 
