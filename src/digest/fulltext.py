@@ -446,7 +446,13 @@ class FullTextFetcher:
         max_chars = self.cfg.fulltext.max_chars
         try:
             data, downloaded = await self._pdf_bytes(paper_id)
-            raw = await asyncio.to_thread(extract_pdf_text, data)
+            try:
+                raw = await asyncio.to_thread(extract_pdf_text, data)
+            except FullTextError as exc:
+                if exc.retryable:
+                    # The post promises a retry: a cached broken copy would fail the next run the same way.
+                    self.pdf_path(paper_id).unlink(missing_ok=True)
+                raise
             text, dropped = await asyncio.to_thread(prepare_text, raw, max_chars)
             return FullText(text, len(raw), "pdf", downloaded, dropped)
         except FullTextError as pdf_error:
