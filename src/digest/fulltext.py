@@ -477,7 +477,7 @@ class FullTextFetcher:
             raise FullTextError("PDF 文件为空（0 字节）")
         if data.lstrip()[:5] != b"%PDF-":
             raise FullTextError("下载的 PDF 链接返回的不是 PDF（可能是错误页面）")
-        atomic_write_bytes(path, data)
+        await asyncio.to_thread(atomic_write_bytes, path, data)  # fsync off the event loop
         return data, True
 
     async def _html(self, paper_id: str) -> tuple[str, bool]:
@@ -488,7 +488,7 @@ class FullTextFetcher:
         data = await self._download(url, "HTML")
         html = data.decode("utf-8", errors="replace")
         if len(extract_html_text(html)) >= MIN_HTML_CHARS:
-            atomic_write_bytes(path, data)
+            await asyncio.to_thread(atomic_write_bytes, path, data)
         return html, True
 
     async def _download(self, url: str, what: str) -> bytes:

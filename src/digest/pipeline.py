@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,16 @@ from .results_cache import ResultsCache
 from .select import select
 from .ui import Reporter
 from .window import window_for
+
+SEARCH_PAGE_SIZE = 1000
+
+
+def _warm_imports() -> None:
+    """Import the model client and PDF stack while arXiv answers (they take a few hundred ms)."""
+    import importlib
+
+    for name in ("digest.llm", "digest.fulltext"):
+        importlib.import_module(name)
 
 
 @dataclass
@@ -117,7 +128,8 @@ def _arxiv_client(cfg: Config, services: Services) -> tuple[ArxivClient, httpx.C
         own = http = httpx.Client(
             headers={"User-Agent": USER_AGENT}, timeout=cfg.arxiv.timeout_seconds, follow_redirects=True
         )
-    return ArxivClient(cfg.arxiv, http, sleep=services.sleep), own
+    # arXiv serves up to 2000 results a request: one request covers a month of these categories.
+    return ArxivClient(cfg.arxiv, http, sleep=services.sleep, page_size=SEARCH_PAGE_SIZE), own
 
 
 def _window_info(window: Window, cfg: Config) -> WindowInfo:
@@ -183,7 +195,7 @@ class Enricher:
                     return  # imported without its English abstract: nothing to translate from
                 result = await llm.translate(entry.title, entry.abstract)
                 entry.translation = result
-                self.cache.put(entry.id, "translation", result)
+                await asyncio.to_thread(self.cache.put, entry.id, "translation", result)
 
             async def deep_read(entry: Entry) -> None:
                 if not deep or not self._needs(entry.deep_read, force):
@@ -199,14 +211,15 @@ class Enricher:
                     return
                 result = await llm.deep_read(entry.title, entry.abstract, text)
                 entry.deep_read = result
-                self.cache.put(entry.id, "deep_read", result)
+                await asyncio.to_thread(self.cache.put, entry.id, "deep_read", result)
 
             async def one(entry: Entry) -> None:
                 # A paper's translation does not wait for its PDF: both start at once.
                 await asyncio.gather(translate(entry), deep_read(entry))
                 entry.status = entry_status(entry)  # type: ignore[assignment]
                 if on_progress is not None:
-                    on_progress(entry)
+                    # Progress may write a checkpoint (fsync): keep it off the loop that dispatches calls.
+                    await asyncio.to_thread(on_progress, entry)
 
             try:
                 async with asyncio.TaskGroup() as group:
@@ -254,6 +267,8 @@ def run_days(
         if not todo:
             return outcomes
         windows = [window_for(d, cfg.window) for d in todo]
+        if not no_llm and _api_key(cfg, services):
+            threading.Thread(target=_warm_imports, daemon=True).start()
         started = time.monotonic()
         client, own = _arxiv_client(cfg, services)
         try:
@@ -333,10 +348,10 @@ def _run_one_day(
     before = _content_of(previous)
 
     enricher = None
-    if api_key:
+    todo = [e for e in entries if force or e.status != "done"]
+    if api_key and todo:
         enricher = Enricher(cfg, services, api_key)
         out.llm_used = True
-        todo = [e for e in entries if force or e.status != "done"]
         last_save = [0.0]
 
         def checkpoint(entry: Entry) -> None:
