@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import LockedError
+from .errors import DigestError, LockedError
 
 
 @contextmanager
@@ -20,8 +20,14 @@ def site_lock(
     path: Path, command: str, *, wait_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep
 ) -> Iterator[None]:
     """Hold an exclusive lock on `path`; wait up to `wait_seconds`, then fail naming the holder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DigestError(
+            f"cannot create the site lock in {path.parent}: {exc.strerror or exc.__class__.__name__}; "
+            "check that site.records_dir is a folder you can write"
+        ) from None
     deadline = time.monotonic() + wait_seconds
     try:
         while True:
