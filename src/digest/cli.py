@@ -215,9 +215,10 @@ def render(ctx: Context, day: str | None, all_: bool) -> int:
 def build(ctx: Context, out: Path) -> int:
     """Build the static HTML site from the posts, without Ruby."""
     cfg = ctx.config()
+    from .render import template_env
     from .site import build_site
 
-    result = build_site(cfg.posts_dir, out)
+    result = build_site(cfg.posts_dir, out, env=template_env(cfg.templates_dir))
     ctx.reporter.info(f"built {result.posts} post page(s) into {out} (open {out / 'index.html'})")
     return 0
 
