@@ -122,10 +122,12 @@ def write_config(site: Path, **sections: dict) -> Path:
 
 def seed_answerer(record):
     """A chat stand-in answer function that replies with a seed's own Chinese texts, by paper title."""
+    from digest.standins.chat_server import user_prompt
+
     by_title = {e.title: e for e in record.papers}
 
     def answer(request: dict) -> str:
-        user = "\n".join(str(m.get("content", "")) for m in request.get("messages", []) if m.get("role") == "user")
+        user = user_prompt(request)
         for title, e in by_title.items():
             if title in user:
                 if "<abstract>" in user:

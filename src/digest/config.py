@@ -37,12 +37,16 @@ class SiteConfig(_Section):
         return v
 
 
-def _need_placeholder(value: str, name: str) -> str:
-    if "{" + name + "}" not in value:
-        raise ValueError(f'expected a URL template containing "{{{name}}}", got "{value}"')
+def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError(f'expected an http(s) URL, got "{value}"')
     return value
+
+
+def _need_placeholder(value: str, name: str) -> str:
+    if "{" + name + "}" not in value:
+        raise ValueError(f'expected a URL template containing "{{{name}}}", got "{value}"')
+    return _http_url(value)
 
 
 class ArxivConfig(_Section):
@@ -66,9 +70,7 @@ class ArxivConfig(_Section):
     @field_validator("api_url")
     @classmethod
     def _is_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f'expected an http(s) URL, got "{v}"')
-        return v
+        return _http_url(v)
 
     @field_validator("listing_url")
     @classmethod
@@ -146,9 +148,7 @@ class LLMConfig(_Section):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f'expected an http(s) URL, got "{v}"')
-        return v
+        return _http_url(v)
 
     @field_validator("api_key_env")
     @classmethod

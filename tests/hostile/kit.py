@@ -15,7 +15,7 @@ import yaml
 
 from digest.models import Paper
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
-from digest.standins.chat_server import ChatStandIn, default_answer
+from digest.standins.chat_server import ChatStandIn, default_answer, user_prompt  # noqa: F401 - re-exported
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
 
@@ -50,14 +50,6 @@ def invented_papers(n: int) -> list[Paper]:
         )
         for k in range(n)
     ]
-
-
-def user_prompt(request: dict[str, Any]) -> str:
-    """The first user message of a chat request (the prompt proper)."""
-    for m in request.get("messages", []):
-        if m.get("role") == "user":
-            return str(m.get("content", ""))
-    return ""
 
 
 def is_deep_read(request: dict[str, Any]) -> bool:

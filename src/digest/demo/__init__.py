@@ -18,7 +18,7 @@ from ..config import load_config
 from ..pipeline import Services, run_days
 from ..site import build_site
 from ..standins.arxiv_server import ArxivStandIn, make_paper
-from ..standins.chat_server import ChatStandIn
+from ..standins.chat_server import ChatStandIn, user_prompt
 from ..standins.pdf_host import PdfHost
 from ..standins.pdfgen import make_paper_pdf
 from ..ui import Reporter
@@ -36,7 +36,7 @@ def _answerer(sample: dict[str, Any]) -> Any:
     papers = sample["papers"]
 
     def answer(request: dict[str, Any]) -> str:
-        user = "\n".join(str(m.get("content", "")) for m in request.get("messages", []) if m.get("role") == "user")
+        user = user_prompt(request)
         for p in papers:
             if p["title"] in user:
                 if "<abstract>" in user:

@@ -15,7 +15,7 @@ from .base import Reply, Request, StandIn
 Answerer = Callable[[dict[str, Any]], str]
 
 
-def _user_text(req: dict[str, Any]) -> str:
+def user_prompt(req: dict[str, Any]) -> str:
     """The first user message: the prompt proper (later ones are re-asks)."""
     for m in req.get("messages", []):
         if m.get("role") == "user":
@@ -25,7 +25,7 @@ def _user_text(req: dict[str, Any]) -> str:
 
 def default_answer(req: dict[str, Any]) -> str:
     """A valid answer made from the prompt: a deep read when the paper is fenced in, else a translation."""
-    prompt = _user_text(req)
+    prompt = user_prompt(req)
     title = re.search(r"论文标题[^：]*：(.*)", prompt)
     name = title.group(1).strip()[:60] if title else "本文"
     if "<paper>" in prompt or "三部分" in prompt:
