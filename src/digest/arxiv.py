@@ -355,13 +355,8 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, seconds) if math.isfinite(seconds) else None
     except ValueError:
         pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    when = _parse_time(value)  # the HTTP-date form
+    return None if when is None else max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def sort_newest_first(papers: Iterable[Paper]) -> list[Paper]:
