@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 import traceback
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -91,6 +92,30 @@ def normalise_arxiv_id(value: str) -> str:
             f"not an arXiv id: {value!r} (expected e.g. 2601.20573, 2601.20573v2 or https://arxiv.org/abs/2601.20573)"
         ) from None
     return raw
+
+
+def entry() -> NoReturn:
+    """The `digest` console command: run the CLI, then leave without tearing the interpreter down.
+
+    By the time the CLI returns, every file it wrote is closed and synced and the site lock is released.
+    Python's own shutdown would then spend ~0.2 s freeing the model SDK's thousands of classes and the PDF
+    library, a fifth of a 20-paper day's overhead, so the process exits directly once stdout/stderr are flushed.
+    """
+    try:
+        main()
+        status: object = 0
+    except SystemExit as exc:
+        status = exc.code
+    if status is None:
+        code = 0
+    elif isinstance(status, int):
+        code = status
+    else:  # sys.exit("message"), as Python itself would report it
+        print(status, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

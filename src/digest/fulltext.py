@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import httpx
-import pymupdf
 
 from . import USER_AGENT
 from .config import Config
 from .fsutil import atomic_write_bytes
+
+if TYPE_CHECKING:
+    import pymupdf
 
 RETRY_NOTE = "，下次运行将重试"
 MAX_REDIRECTS = 5
@@ -24,7 +29,14 @@ MIN_TEXT_CHARS = 200
 # arXiv's HTML page of a paper that failed to convert is short boilerplate, not the paper.
 MIN_HTML_CHARS = 1000
 
-pymupdf.TOOLS.mupdf_display_errors(False)  # our own messages say what went wrong; keep stderr clean
+
+@functools.cache
+def _pdf_library() -> ModuleType:
+    """PyMuPDF, imported on first use: its ~70 ms import then runs in a worker while the first model calls wait."""
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)  # our own messages say what went wrong; keep stderr clean
+    return pymupdf
 
 
 class FullTextError(Exception):
@@ -147,7 +159,7 @@ def extract_pdf_text(data: bytes) -> str:
     if not data.lstrip()[:5] == b"%PDF-":
         raise FullTextError("下载的内容不是 PDF（可能是错误页面）")
     try:
-        doc = pymupdf.open(stream=data, filetype="pdf")
+        doc = _pdf_library().open(stream=data, filetype="pdf")
     except Exception:  # PyMuPDF raises several types for broken files; all mean the same here
         raise FullTextError("PDF 文件损坏，无法打开") from None
     try:

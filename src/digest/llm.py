@@ -172,15 +172,18 @@ class LLMClient:
         self.peak_concurrency = 0
         self.waits: list[float] = []  # backoff waits, in seconds, for the summary and tests
         self.fatal: ModelAuthError | None = None  # set once the key is refused; later calls raise it unasked
+        self._prompt_hashes: dict[str, str] = {}
 
     # -- prompts
 
     def prompt_hash(self, task: str) -> str:
         """Short sha256 of the prompt template source and the model, kept in the records."""
-        name = TEMPLATES[task]
-        assert self.env.loader is not None
-        source, _, _ = self.env.loader.get_source(self.env, name)
-        return hashlib.sha256(f"{source}\0{self.cfg.model}".encode()).hexdigest()[:12]
+        # Asked once per result: reading the template from disk each time stalled the loop at every burst.
+        if task not in self._prompt_hashes:
+            assert self.env.loader is not None
+            source, _, _ = self.env.loader.get_source(self.env, TEMPLATES[task])
+            self._prompt_hashes[task] = hashlib.sha256(f"{source}\0{self.cfg.model}".encode()).hexdigest()[:12]
+        return self._prompt_hashes[task]
 
     def _messages(self, task: str, **values: str) -> list[dict[str, str]]:
         tmpl = self.env.get_template(TEMPLATES[task])

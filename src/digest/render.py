@@ -32,6 +32,7 @@ def template_env(user_dir: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,  # Markdown out; escaping is sanitize.py's job
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # a run is short: no stat of every template on every use
     )
 
 
