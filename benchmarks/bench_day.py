@@ -160,6 +160,8 @@ def run(papers: int = 20, latency: float = 0.5, concurrency: int = 8, delay: flo
                 ok=r.chat.peak_in_flight <= concurrency)
         rep.add("peak_rss_mb", round(result.peak_rss_mb, 1), "MB", f"< {RSS_TARGET_MB:g}",
                 result.peak_rss_mb < RSS_TARGET_MB)
+        rep.add("peak_rss_main_process_mb", round(result.peak_rss_main_mb, 1), "MB")
+        rep.add("processes", result.processes)
         return rep
 
 

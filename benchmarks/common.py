@@ -127,6 +127,8 @@ class CliRun:
     stderr: str
     started: float = 0.0  # time.monotonic() at launch, to line up with stand-in request times
     ended: float = 0.0
+    peak_rss_main_mb: float = 0.0  # the `digest` process alone, without its text worker
+    processes: int = 1  # the `digest` process and the children it started
 
     def check(self) -> CliRun:
         if self.returncode != 0:
@@ -145,12 +147,35 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def _children(pid: int) -> list[int]:
+    """Direct child processes of pid, from /proc (every thread's list)."""
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
+                out.extend(int(c) for c in fh.read().split())
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants (the text worker process `digest` starts for PDF extraction)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(_children(p))
+    return found
+
+
 def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600) -> CliRun:
     """Run `python -m digest ARGS --config site/config.yaml` in `site`; measure wall time and peak RSS.
 
     Peak RSS is the child's VmHWM (the kernel's high-water mark, so a poll after the peak still sees it),
-    polled from /proc every 5 ms. Not ru_maxrss: it keeps the size of this process at fork time across exec,
-    so a big benchmark process would inflate a small child's figure.
+    polled from /proc every 5 ms, summed with the high-water marks of its own child processes (the PDF text
+    worker): an upper bound of what the run held at once. Not ru_maxrss: it keeps the size of this process
+    at fork time across exec, so a big benchmark process would inflate a small child's figure.
     """
     full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     full_env.pop(DUMMY_KEY_ENV, None)
@@ -159,13 +184,14 @@ def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = Non
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         proc = subprocess.Popen(argv, cwd=site, stdout=out, stderr=err, env=full_env)
-        hwm = 0
+        peaks: dict[int, int] = {}
         deadline = started + timeout
         while True:
             pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            hwm = max(hwm, _vm_hwm_kb(proc.pid))
+            for p in _tree(proc.pid):
+                peaks[p] = max(peaks.get(p, 0), _vm_hwm_kb(p))
             if time.monotonic() > deadline:
                 proc.kill()
                 pid, status, _usage = os.wait4(proc.pid, 0)
@@ -175,8 +201,9 @@ def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = Non
         proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting on a reaped child
         out.seek(0)
         err.seek(0)
-        return CliRun(list(args), proc.returncode, wall, hwm / 1024, out.read().decode(errors="replace"),
-                      err.read().decode(errors="replace"), started, started + wall)
+        return CliRun(list(args), proc.returncode, wall, sum(peaks.values()) / 1024,
+                      out.read().decode(errors="replace"), err.read().decode(errors="replace"), started,
+                      started + wall, peaks.get(proc.pid, 0) / 1024, len(peaks))
 
 
 def interpreter_start_seconds(repeat: int = 3) -> float:

@@ -53,11 +53,14 @@ def fetch(cfg: Config, cache: Path, *ids: str) -> tuple[list[FullText | FullText
         async with httpx.AsyncClient() as http:
             fetcher = FullTextFetcher(cfg, http, cache, sleep=no_sleep)
             out: list[FullText | FullTextError] = []
-            for pid in ids:
-                try:
-                    out.append(await fetcher.get(pid))
-                except FullTextError as exc:
-                    out.append(exc)
+            try:
+                for pid in ids:
+                    try:
+                        out.append(await fetcher.get(pid))
+                    except FullTextError as exc:
+                        out.append(exc)
+            finally:
+                fetcher.close()
             return out, fetcher
 
     out, fetcher = asyncio.run(main())
@@ -259,6 +262,9 @@ def test_corrupt_and_encrypted_downloads(host: PdfHost, tmp_path: Path) -> None:
     )
     assert isinstance(corrupt, FullTextError) and "损坏" in corrupt.reason
     assert isinstance(encrypted, FullTextError) and "加密" in encrypted.reason
+    # Raised in the worker process: whether a retry can help survives the trip back.
+    assert encrypted.retryable is False and "下次运行将重试" not in encrypted.reason
+    assert corrupt.retryable is True and corrupt.reason.endswith("下次运行将重试")
     assert isinstance(scanned, FullTextError) and "扫描件" in scanned.reason
 
 
@@ -349,7 +355,10 @@ def test_download_concurrency_is_bounded(host: PdfHost, paper_pdf: bytes, tmp_pa
     async def main() -> list[FullText]:
         async with httpx.AsyncClient() as http:
             fetcher = FullTextFetcher(cfg, http, tmp_path)
-            return await asyncio.gather(*(fetcher.get(pid) for pid in ids))
+            try:
+                return await asyncio.gather(*(fetcher.get(pid) for pid in ids))
+            finally:
+                fetcher.close()
 
     results = asyncio.run(main())
     assert all(r.source == "pdf" for r in results)

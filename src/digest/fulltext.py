@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import USER_AGENT
 from .config import Config
 from .fsutil import atomic_write_bytes
+from .textworker import TextWorker, WorkerCrashed
 
 if TYPE_CHECKING:
     import pymupdf
@@ -47,6 +48,14 @@ class FullTextError(Exception):
         self.retryable = retryable
         self.reason = problem + RETRY_NOTE if retryable else problem
         super().__init__(self.reason)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in the worker process: keep `retryable` across the pickle (the default keeps only args).
+        return (_fulltext_error, (self.problem, self.retryable))
+
+
+def _fulltext_error(problem: str, retryable: bool) -> FullTextError:
+    return FullTextError(problem, retryable=retryable)
 
 
 @dataclass
@@ -408,6 +417,20 @@ def prepare_text(text: str, max_chars: int) -> tuple[str, list[str]]:
     return out, [d for d in dropped if d]
 
 
+def pdf_to_text(data: bytes, max_chars: int) -> tuple[str, int, list[str]]:
+    """The worker's PDF job: prepared text, characters extracted, sections dropped for the budget."""
+    raw = extract_pdf_text(data)
+    text, dropped = prepare_text(raw, max_chars)
+    return text, len(raw), dropped
+
+
+def html_to_text(data: bytes, max_chars: int) -> tuple[str, int, list[str]]:
+    """The worker's HTML job, same shape as pdf_to_text."""
+    raw = extract_html_text(data.decode("utf-8", errors="replace"))
+    text, dropped = prepare_text(raw, max_chars)
+    return text, len(raw), dropped
+
+
 # ---------------------------------------------------------------- downloading
 
 
@@ -436,9 +459,12 @@ class FullTextFetcher:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff_seconds: float = 1.0,
+        worker: TextWorker | None = None,
     ) -> None:
         self.cfg = cfg
         self.http = http
+        self._own_worker = worker is None
+        self.worker = worker or TextWorker()
         self.cache_dir = Path(cache_dir)
         self.sleep = sleep
         self.backoff_seconds = backoff_seconds
@@ -459,25 +485,38 @@ class FullTextFetcher:
         try:
             data, downloaded = await self._pdf_bytes(paper_id)
             try:
-                raw = await asyncio.to_thread(extract_pdf_text, data)
+                text, extracted, dropped = await self._work(pdf_to_text, data, max_chars)
             except FullTextError as exc:
                 if exc.retryable:
                     # The post promises a retry: a cached broken copy would fail the next run the same way.
                     self.pdf_path(paper_id).unlink(missing_ok=True)
                 raise
-            text, dropped = await asyncio.to_thread(prepare_text, raw, max_chars)
-            return FullText(text, len(raw), "pdf", downloaded, dropped)
+            return FullText(text, extracted, "pdf", downloaded, dropped)
         except FullTextError as pdf_error:
             primary = pdf_error
         try:
-            html, downloaded = await self._html(paper_id)
+            data, downloaded = await self._html_bytes(paper_id)
         except FullTextError:
             raise FullTextError(primary.problem + "，HTML 版本也不可用", retryable=primary.retryable) from None
-        raw = await asyncio.to_thread(extract_html_text, html)
-        if len(raw) < MIN_HTML_CHARS:
+        text, extracted, dropped = await self._work(html_to_text, data, max_chars)
+        if extracted < MIN_HTML_CHARS:
+            self.html_path(paper_id).unlink(missing_ok=True)
             raise FullTextError(primary.problem + "，HTML 版本也没有正文", retryable=True)
-        text, dropped = await asyncio.to_thread(prepare_text, raw, max_chars)
-        return FullText(text, len(raw), "html", downloaded, dropped)
+        if downloaded:
+            await asyncio.to_thread(atomic_write_bytes, self.html_path(paper_id), data)
+        return FullText(text, extracted, "html", downloaded, dropped)
+
+    async def _work(self, fn: Callable[..., tuple[str, int, list[str]]], data: bytes, max_chars: int
+                    ) -> tuple[str, int, list[str]]:
+        try:
+            return await self.worker.run(fn, data, max_chars)
+        except WorkerCrashed:
+            raise FullTextError("解析 PDF 的进程意外退出，无法提取文字") from None
+
+    def close(self) -> None:
+        """Stop the text worker process if this fetcher started it."""
+        if self._own_worker:
+            self.worker.close()
 
     async def _pdf_bytes(self, paper_id: str) -> tuple[bytes, bool]:
         path = self.pdf_path(paper_id)
@@ -492,16 +531,12 @@ class FullTextFetcher:
         await asyncio.to_thread(atomic_write_bytes, path, data)  # fsync off the event loop
         return data, True
 
-    async def _html(self, paper_id: str) -> tuple[str, bool]:
+    async def _html_bytes(self, paper_id: str) -> tuple[bytes, bool]:
         path = self.html_path(paper_id)
         if path.is_file():
-            return path.read_text(encoding="utf-8"), False
+            return path.read_bytes(), False
         url = self.cfg.arxiv.html_download_url.format(id=paper_id)
-        data = await self._download(url, "HTML")
-        html = data.decode("utf-8", errors="replace")
-        if len(extract_html_text(html)) >= MIN_HTML_CHARS:
-            await asyncio.to_thread(atomic_write_bytes, path, data)
-        return html, True
+        return await self._download(url, "HTML"), True
 
     async def _download(self, url: str, what: str) -> bytes:
         """GET with retries and backoff on 5xx/timeouts/connection errors; no retry on 4xx."""

@@ -44,7 +44,7 @@ SEARCH_PAGE_SIZE = 1000
 
 
 def _warm_imports() -> None:
-    """Import the model client and PDF stack while arXiv answers (they take a few hundred ms)."""
+    """Import the model client (the SDK takes ~0.25 s) while arXiv answers; PDF work runs in its own process."""
     import importlib
 
     for name in ("digest.llm", "digest.fulltext"):
@@ -197,17 +197,31 @@ class Enricher:
                 entry.translation = result
                 await asyncio.to_thread(self.cache.put, entry.id, "translation", result)
 
-            async def deep_read(entry: Entry) -> None:
-                if not deep or not self._needs(entry.deep_read, force):
-                    return
-                cached = None if force else self.cache.get(entry.id, "deep_read")
-                if cached is not None:
-                    entry.deep_read = cached
-                    return
+            texts_pending = [len(entries)]
+
+            async def full_text(entry: Entry) -> str | None:
+                """The paper's text for its deep read; None when none is needed or it failed (then recorded)."""
                 try:
-                    text = (await fetcher.get(entry.id)).text
-                except FullTextError as exc:
-                    entry.deep_read = TaskResult(status="failed", error=exc.reason, at=_now_iso(self.services))
+                    if not deep or not self._needs(entry.deep_read, force):
+                        return None
+                    cached = None if force else self.cache.get(entry.id, "deep_read")
+                    if cached is not None:
+                        entry.deep_read = cached
+                        return None
+                    try:
+                        return (await fetcher.get(entry.id)).text
+                    except FullTextError as exc:
+                        entry.deep_read = TaskResult(status="failed", error=exc.reason, at=_now_iso(self.services))
+                        return None
+                finally:
+                    texts_pending[0] -= 1
+                    if not texts_pending[0]:
+                        # Every text is in: end the PDF worker process while the last model calls are out.
+                        await asyncio.to_thread(fetcher.close)
+
+            async def deep_read(entry: Entry) -> None:
+                text = await full_text(entry)
+                if text is None:
                     return
                 result = await llm.deep_read(entry.title, entry.abstract, text)
                 entry.deep_read = result
@@ -228,6 +242,7 @@ class Enricher:
             except* ModelAuthError as eg:
                 raise eg.exceptions[0] from None
             finally:
+                fetcher.close()
                 self.llm_calls += llm.calls
                 self.prompt_tokens += llm.prompt_tokens
                 self.completion_tokens += llm.completion_tokens

@@ -1,0 +1,117 @@
+"""The text worker: PDF work runs in one child process, a crash there fails one paper and not the run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from digest.config import parse_config
+from digest.fulltext import FullTextError, FullTextFetcher, pdf_to_text
+from digest.standins import pdfgen
+from digest.standins.pdf_host import PdfHost
+from digest.textworker import TextWorker, WorkerCrashed
+
+TITLE = "Braided resonance for the worker"
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_jobs_run_in_one_child_process_until_closed() -> None:
+    worker = TextWorker()
+
+    async def main() -> list[int]:
+        return [await worker.run(os.getpid) for _ in range(3)]
+
+    try:
+        pids = run(main())
+    finally:
+        worker.close()
+    assert len(set(pids)) == 1 and pids[0] != os.getpid()
+    assert worker.started == 1
+    assert not alive(pids[0])  # close() ended and reaped it
+
+
+def test_pdf_job_in_the_child_matches_in_process_extraction() -> None:
+    data = pdfgen.make_paper_pdf(TITLE)
+    worker = TextWorker()
+    try:
+        text, extracted, dropped = run(worker.run(pdf_to_text, data, 60_000))
+    finally:
+        worker.close()
+    assert (text, extracted, dropped) == pdf_to_text(data, 60_000)
+    assert pdfgen.METHOD_MARKER in text
+
+
+def test_crash_fails_that_job_only_and_a_fresh_child_takes_the_next() -> None:
+    worker = TextWorker()
+
+    async def main() -> tuple[int, int]:
+        first = await worker.run(os.getpid)
+        with pytest.raises(WorkerCrashed):
+            await worker.run(os._exit, 3)
+        return first, await worker.run(os.getpid)
+
+    try:
+        before, after = run(main())
+    finally:
+        worker.close()
+    assert before != after and worker.started == 2
+
+
+class CrashFirstJob(TextWorker):
+    """The first job dies in the child as a PyMuPDF segfault would; later jobs run normally."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs = 0
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        self.jobs += 1
+        if self.jobs == 1:
+            return await super().run(os._exit, 11)
+        return await super().run(fn, *args)
+
+
+def test_fetcher_turns_a_worker_crash_into_a_retryable_failure(tmp_path: Path) -> None:
+    pdf = pdfgen.make_paper_pdf(TITLE)
+    worker = CrashFirstJob()
+    with PdfHost({"2601.00001v1": pdf, "2601.00002v1": pdf}) as host:
+        cfg = parse_config({"arxiv": {"pdf_download_url": host.pdf_url, "html_download_url": host.html_url}})
+
+        async def main() -> list[Any]:
+            async with httpx.AsyncClient() as http:
+                fetcher = FullTextFetcher(cfg, http, tmp_path, worker=worker)
+                out = []
+                for pid in ("2601.00001v1", "2601.00002v1"):
+                    try:
+                        out.append(await fetcher.get(pid))
+                    except FullTextError as exc:
+                        out.append(exc)
+                fetcher.close()  # not its worker: must leave it running
+                return out
+
+        try:
+            crashed, fine = run(main())
+            assert worker._pool is not None
+        finally:
+            worker.close()
+    assert isinstance(crashed, FullTextError)
+    assert "进程意外退出" in crashed.reason and crashed.retryable
+    assert not (tmp_path / "pdf" / "2601.00001v1.pdf").exists()  # the promised retry downloads again
+    assert not isinstance(fine, FullTextError) and pdfgen.METHOD_MARKER in fine.text
+    assert worker.started == 2
