@@ -115,3 +115,26 @@ def test_fetcher_turns_a_worker_crash_into_a_retryable_failure(tmp_path: Path) -
     assert not (tmp_path / "pdf" / "2601.00001v1.pdf").exists()  # the promised retry downloads again
     assert not isinstance(fine, FullTextError) and pdfgen.METHOD_MARKER in fine.text
     assert worker.started == 2
+
+
+class NoProcesses:
+    """A multiprocessing context on a host without process support (no /dev/shm, say)."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise OSError(38, "Function not implemented")
+
+
+def test_without_process_support_jobs_run_on_one_thread() -> None:
+    data = pdfgen.make_paper_pdf(TITLE)
+    worker = TextWorker(context=NoProcesses())
+
+    async def main() -> tuple[Any, list[int]]:
+        text = await worker.run(pdf_to_text, data, 60_000)
+        return text, [await worker.run(os.getpid) for _ in range(2)]
+
+    try:
+        (text, _, _), pids = run(main())
+    finally:
+        worker.close()
+    assert worker.in_thread and worker.started == 0
+    assert pids == [os.getpid()] * 2 and pdfgen.METHOD_MARKER in text
