@@ -33,7 +33,7 @@ MIN_HTML_CHARS = 1000
 
 @functools.cache
 def _pdf_library() -> ModuleType:
-    """PyMuPDF, imported on first use: its ~70 ms import then runs in a worker while the first model calls wait."""
+    """PyMuPDF, imported on first use: in the text worker process, never in the one that sends model calls."""
     import pymupdf
 
     pymupdf.TOOLS.mupdf_display_errors(False)  # our own messages say what went wrong; keep stderr clean
