@@ -147,6 +147,14 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
 def _children(pid: int) -> list[int]:
     """Direct child processes of pid, from /proc (every thread's list)."""
     out: list[int] = []
@@ -174,7 +182,8 @@ def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = Non
 
     Peak RSS is the child's VmHWM (the kernel's high-water mark, so a poll after the peak still sees it),
     polled from /proc every 5 ms, summed with the high-water marks of its own child processes (the PDF text
-    worker): an upper bound of what the run held at once. Not ru_maxrss: it keeps the size of this process
+    worker): an upper bound of what the run held at once. A child not yet past exec is skipped: it still
+    shows the parent's image, which would count the parent twice. Not ru_maxrss: it keeps the size of this process
     at fork time across exec, so a big benchmark process would inflate a small child's figure.
     """
     full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
@@ -190,7 +199,11 @@ def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = Non
             pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
+            main_cmd = _cmdline(proc.pid)
             for p in _tree(proc.pid):
+                # A child between fork and exec (openai's `uname -p`) still shows the parent's image and size.
+                if p != proc.pid and _cmdline(p) == main_cmd:
+                    continue
                 peaks[p] = max(peaks.get(p, 0), _vm_hwm_kb(p))
             if time.monotonic() > deadline:
                 proc.kill()

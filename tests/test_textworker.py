@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from digest.config import parse_config
 from digest.fulltext import FullTextError, FullTextFetcher, pdf_to_text
 from digest.standins import pdfgen
 from digest.standins.pdf_host import PdfHost
-from digest.textworker import TextWorker, WorkerCrashed
+from digest.textworker import TextWorker, WorkerCrashed, WorkerTimedOut
 
 TITLE = "Braided resonance for the worker"
 
@@ -107,7 +108,7 @@ def test_fetcher_turns_a_worker_crash_into_a_retryable_failure(tmp_path: Path) -
 
         try:
             crashed, fine = run(main())
-            assert worker._pool is not None
+            assert worker.running
         finally:
             worker.close()
     assert isinstance(crashed, FullTextError)
@@ -138,3 +139,71 @@ def test_without_process_support_jobs_run_on_one_thread() -> None:
         worker.close()
     assert worker.in_thread and worker.started == 0
     assert pids == [os.getpid()] * 2 and pdfgen.METHOD_MARKER in text
+
+
+def test_a_stuck_job_is_killed_at_the_time_limit() -> None:
+    worker = TextWorker(timeout=0.5)
+
+    async def main() -> tuple[int, int]:
+        first = await worker.run(os.getpid)
+        with pytest.raises(WorkerTimedOut):
+            await worker.run(time.sleep, 60)
+        return first, await worker.run(os.getpid)
+
+    try:
+        stuck, fresh = run(main())
+    finally:
+        worker.close()
+    assert not alive(stuck) and fresh != stuck and worker.started == 2
+
+
+def test_a_cancelled_job_does_not_answer_the_next_one() -> None:
+    worker = TextWorker()
+
+    async def main() -> int:
+        job = asyncio.create_task(worker.run(time.sleep, 60))
+        await asyncio.sleep(0.3)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        return await worker.run(os.getpid)  # time.sleep's late None must not come back here
+
+    try:
+        pid = run(main())
+    finally:
+        worker.close()
+    assert isinstance(pid, int) and pid != os.getpid() and worker.started == 2
+
+
+class StuckFirstJob(TextWorker):
+    """The first job hangs in the child, as PyMuPDF on a pathological PDF might."""
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        if self.started == 0:
+            return await super().run(time.sleep, 60)
+        return await super().run(fn, *args)
+
+
+def test_fetcher_reports_a_stuck_extraction_and_goes_on(tmp_path: Path) -> None:
+    pdf = pdfgen.make_paper_pdf(TITLE)
+    worker = StuckFirstJob(timeout=0.5)
+    with PdfHost({"2601.00001v1": pdf, "2601.00002v1": pdf}) as host:
+        cfg = parse_config({"arxiv": {"pdf_download_url": host.pdf_url, "html_download_url": host.html_url}})
+
+        async def main() -> list[Any]:
+            async with httpx.AsyncClient() as http:
+                fetcher = FullTextFetcher(cfg, http, tmp_path, worker=worker)
+                out = []
+                for pid in ("2601.00001v1", "2601.00002v1"):
+                    try:
+                        out.append(await fetcher.get(pid))
+                    except FullTextError as exc:
+                        out.append(exc)
+                return out
+
+        try:
+            stuck, fine = run(main())
+        finally:
+            worker.close()
+    assert isinstance(stuck, FullTextError) and "0.5 秒" in stuck.reason and "已中止" in stuck.reason
+    assert not isinstance(fine, FullTextError) and pdfgen.METHOD_MARKER in fine.text

@@ -18,7 +18,7 @@ import httpx
 from . import USER_AGENT
 from .config import Config
 from .fsutil import atomic_write_bytes
-from .textworker import TextWorker, WorkerCrashed
+from .textworker import TextWorker, WorkerCrashed, WorkerTimedOut
 
 if TYPE_CHECKING:
     import pymupdf
@@ -510,6 +510,8 @@ class FullTextFetcher:
                     ) -> tuple[str, int, list[str]]:
         try:
             return await self.worker.run(fn, data, max_chars)
+        except WorkerTimedOut:
+            raise FullTextError(f"提取文字超过 {self.worker.timeout:g} 秒仍未完成，已中止") from None
         except WorkerCrashed:
             raise FullTextError("解析 PDF 的进程意外退出，无法提取文字") from None
 

@@ -2,9 +2,9 @@
 
 PyMuPDF must not run on several threads at once (its documentation says it may crash Python), and on the
 event loop's process its work holds the GIL and delays every model call waiting to be sent. One child
-process, one job at a time, fixes both; a PDF that crashes the library ends only that child, and that paper
-gets a failure line while the next job starts a fresh child. Where processes cannot be started, the jobs run
-on one thread instead.
+process, one job at a time, fixes both. A PDF that crashes the library ends only that child, and one that
+makes it spin is stopped after a time limit; either way that paper gets a failure line and the next job
+starts a fresh child. Where processes cannot be started, the jobs run on one thread instead.
 """
 
 from __future__ import annotations
@@ -12,55 +12,123 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# A 200-page paper takes about half a second; a job still running after this is stuck, not slow.
+JOB_TIMEOUT_SECONDS = 120.0
 
 
 class WorkerCrashed(Exception):
     """The child process died during a job (a crash in the PDF library, or it was killed)."""
 
 
-class TextWorker:
-    """Runs picklable functions in one spawned child process, one job at a time; start it lazily."""
+class WorkerTimedOut(WorkerCrashed):
+    """A job ran past the time limit; its child was killed."""
 
-    def __init__(self, context: Any = None) -> None:
+
+def _serve(conn: Connection) -> None:
+    """The child's loop: run each (fn, args) it receives, answer ("ok", value) or ("error", exception)."""
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone or closed the pipe
+        try:
+            answer: tuple[str, Any] = ("ok", fn(*args))
+        except Exception as exc:  # noqa: BLE001 - sent back to be raised in the parent
+            answer = ("error", exc)
+        try:
+            conn.send(answer)
+        except (EOFError, OSError):
+            return  # the parent stopped waiting
+        except Exception as exc:  # noqa: BLE001 - an answer that does not pickle (nothing was written)
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+class TextWorker:
+    """Runs picklable functions in one spawned child process, one job at a time; started on first use."""
+
+    def __init__(self, context: Any = None, *, timeout: float = JOB_TIMEOUT_SECONDS) -> None:
         # spawn, not fork: this process has threads (the import warmer, asyncio's workers), and fork copies locks.
         self._context = context or multiprocessing.get_context("spawn")
-        self._pool: Executor | None = None
+        self.timeout = timeout
+        self._proc: Any = None
+        self._conn: Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
         self._lock: asyncio.Lock | None = None
         self.started = 0  # child processes started, for tests and the benchmark
         self.in_thread = False  # True once processes proved unavailable here
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """fn(*args) in the child; its exceptions come back as they are, a dead child as WorkerCrashed."""
+        """fn(*args) in the child; its exceptions come back as they are, a dead or stuck child as WorkerCrashed."""
         self._lock = self._lock or asyncio.Lock()
-        # One job in the pool at a time: a crash then breaks only the job that caused it.
+        loop = asyncio.get_running_loop()
         async with self._lock:
-            pool = self._pool or self._start()
+            conn = self._conn or self._start()
+            if conn is None:
+                # Still one worker: PyMuPDF never runs on two threads at once; isolation and time limit are lost.
+                self._thread = self._thread or ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-text")
+                return await loop.run_in_executor(self._thread, fn, *args)
             try:
-                return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
-            except BrokenProcessPool:
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
+                conn.send((fn, args))
+                # Readable once the answer starts to arrive, or at EOF when the child died.
+                answered = await loop.run_in_executor(None, conn.poll, self.timeout)
+                if not answered:
+                    self._stop(kill=True)
+                    raise WorkerTimedOut()
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                self._stop(kill=True)
                 raise WorkerCrashed() from None
+            except asyncio.CancelledError:
+                self._stop(kill=True)  # its late answer must not be taken for the next job's
+                raise
+        if status == "error":
+            raise value
+        return value
 
-    def _start(self) -> Executor:
-        if not self.in_thread:
-            try:
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
-                self.started += 1
-                return self._pool
-            except (OSError, NotImplementedError):
-                self.in_thread = True  # e.g. no /dev/shm for the queues' semaphores
-        # Still one worker: PyMuPDF never runs on two threads at once, only the crash isolation is lost.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-text")
-        return self._pool
+    @property
+    def running(self) -> bool:
+        """Whether a child process is up."""
+        return self._proc is not None and self._proc.is_alive()
+
+    def _start(self) -> Connection | None:
+        if self.in_thread:
+            return None
+        try:
+            parent, child = self._context.Pipe()
+            proc = self._context.Process(target=_serve, args=(child,), daemon=True, name="digest-text")
+            proc.start()
+        except (OSError, NotImplementedError):
+            self.in_thread = True  # no process support here (sandboxes without /dev/shm, process limits)
+            return None
+        child.close()
+        self._proc, self._conn = proc, parent
+        self.started += 1
+        return parent
+
+    def _stop(self, *, kill: bool) -> None:
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if proc is not None and kill:
+            # Killed before the pipe is closed: a thread still polling it then sees EOF, not a closed handle.
+            proc.kill()
+            proc.join()
+        if conn is not None:
+            conn.close()  # an idle child reads EOF and returns
+        if proc is not None and not kill:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
 
     def close(self) -> None:
-        """Stop the child (waits for a job in progress)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the child (an idle one exits at once); safe to call more than once."""
+        self._stop(kill=False)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
