@@ -58,20 +58,46 @@ def test_pdf_job_in_the_child_matches_in_process_extraction() -> None:
     assert pdfgen.METHOD_MARKER in text
 
 
-def test_crash_fails_that_job_only_and_a_fresh_child_takes_the_next() -> None:
-    worker = TextWorker()
+@pytest.mark.parametrize(
+    ("timeout", "job", "error"),
+    [(120.0, (os._exit, 3), WorkerCrashed), (0.5, (time.sleep, 60), WorkerTimedOut)],
+    ids=["child dies", "job stuck past the limit"],
+)
+def test_a_failed_job_ends_its_child_and_a_fresh_one_takes_the_next(timeout: float, job: tuple, error: type) -> None:
+    worker = TextWorker(timeout=timeout)
 
     async def main() -> tuple[int, int]:
         first = await worker.run(os.getpid)
-        with pytest.raises(WorkerCrashed):
-            await worker.run(os._exit, 3)
+        with pytest.raises(error):
+            await worker.run(*job)
         return first, await worker.run(os.getpid)
 
     try:
         before, after = run(main())
     finally:
         worker.close()
-    assert before != after and worker.started == 2
+    assert not alive(before) and before != after and worker.started == 2
+
+
+def fetch_two(worker: TextWorker, cache: Path) -> list[Any]:
+    """Two papers through a fetcher that uses `worker` (left running: it is not the fetcher's own)."""
+    pdf = pdfgen.make_paper_pdf(TITLE)
+    with PdfHost({"2601.00001v1": pdf, "2601.00002v1": pdf}) as host:
+        cfg = parse_config({"arxiv": {"pdf_download_url": host.pdf_url, "html_download_url": host.html_url}})
+
+        async def main() -> list[Any]:
+            async with httpx.AsyncClient() as http:
+                fetcher = FullTextFetcher(cfg, http, cache, worker=worker)
+                out = []
+                for pid in ("2601.00001v1", "2601.00002v1"):
+                    try:
+                        out.append(await fetcher.get(pid))
+                    except FullTextError as exc:
+                        out.append(exc)
+                fetcher.close()  # not its worker: must leave it running
+                return out
+
+        return run(main())
 
 
 class CrashFirstJob(TextWorker):
@@ -89,28 +115,12 @@ class CrashFirstJob(TextWorker):
 
 
 def test_fetcher_turns_a_worker_crash_into_a_retryable_failure(tmp_path: Path) -> None:
-    pdf = pdfgen.make_paper_pdf(TITLE)
     worker = CrashFirstJob()
-    with PdfHost({"2601.00001v1": pdf, "2601.00002v1": pdf}) as host:
-        cfg = parse_config({"arxiv": {"pdf_download_url": host.pdf_url, "html_download_url": host.html_url}})
-
-        async def main() -> list[Any]:
-            async with httpx.AsyncClient() as http:
-                fetcher = FullTextFetcher(cfg, http, tmp_path, worker=worker)
-                out = []
-                for pid in ("2601.00001v1", "2601.00002v1"):
-                    try:
-                        out.append(await fetcher.get(pid))
-                    except FullTextError as exc:
-                        out.append(exc)
-                fetcher.close()  # not its worker: must leave it running
-                return out
-
-        try:
-            crashed, fine = run(main())
-            assert worker.running
-        finally:
-            worker.close()
+    try:
+        crashed, fine = fetch_two(worker, tmp_path)
+        assert worker.running
+    finally:
+        worker.close()
     assert isinstance(crashed, FullTextError)
     assert "进程意外退出" in crashed.reason and crashed.retryable
     assert not (tmp_path / "pdf" / "2601.00001v1.pdf").exists()  # the promised retry downloads again
@@ -141,22 +151,6 @@ def test_without_process_support_jobs_run_on_one_thread() -> None:
     assert pids == [os.getpid()] * 2 and pdfgen.METHOD_MARKER in text
 
 
-def test_a_stuck_job_is_killed_at_the_time_limit() -> None:
-    worker = TextWorker(timeout=0.5)
-
-    async def main() -> tuple[int, int]:
-        first = await worker.run(os.getpid)
-        with pytest.raises(WorkerTimedOut):
-            await worker.run(time.sleep, 60)
-        return first, await worker.run(os.getpid)
-
-    try:
-        stuck, fresh = run(main())
-    finally:
-        worker.close()
-    assert not alive(stuck) and fresh != stuck and worker.started == 2
-
-
 def test_a_cancelled_job_does_not_answer_the_next_one() -> None:
     worker = TextWorker()
 
@@ -185,25 +179,10 @@ class StuckFirstJob(TextWorker):
 
 
 def test_fetcher_reports_a_stuck_extraction_and_goes_on(tmp_path: Path) -> None:
-    pdf = pdfgen.make_paper_pdf(TITLE)
     worker = StuckFirstJob(timeout=0.5)
-    with PdfHost({"2601.00001v1": pdf, "2601.00002v1": pdf}) as host:
-        cfg = parse_config({"arxiv": {"pdf_download_url": host.pdf_url, "html_download_url": host.html_url}})
-
-        async def main() -> list[Any]:
-            async with httpx.AsyncClient() as http:
-                fetcher = FullTextFetcher(cfg, http, tmp_path, worker=worker)
-                out = []
-                for pid in ("2601.00001v1", "2601.00002v1"):
-                    try:
-                        out.append(await fetcher.get(pid))
-                    except FullTextError as exc:
-                        out.append(exc)
-                return out
-
-        try:
-            stuck, fine = run(main())
-        finally:
-            worker.close()
+    try:
+        stuck, fine = fetch_two(worker, tmp_path)
+    finally:
+        worker.close()
     assert isinstance(stuck, FullTextError) and "0.5 秒" in stuck.reason and "已中止" in stuck.reason
     assert not isinstance(fine, FullTextError) and pdfgen.METHOD_MARKER in fine.text
