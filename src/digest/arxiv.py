@@ -32,7 +32,7 @@ MAX_REACHABLE = 10_000  # how deep we are willing to page one query
 ID_CHUNK = 100
 
 _WS = re.compile(r"\s+")
-_ID_IN = re.compile(r"(\d{4}\.\d{4,5}(v\d+)?|[a-z-]+(\.[A-Z]{2})?/\d{7}(v\d+)?)$")
+_ID_IN = re.compile(ARXIV_ID.pattern.removeprefix("^"))  # the same id, found at the end of a URL
 
 
 class _Retryable(Exception):
@@ -75,9 +75,7 @@ def _parse_time(value: str) -> datetime | None:
 def _id_from(text: str) -> str | None:
     """The arXiv id at the end of an entry id ('http://arxiv.org/abs/2601.00001v1', 'oai:arXiv.org:...')."""
     m = _ID_IN.search((text or "").strip().rstrip("/"))
-    if not m or not ARXIV_ID.match(m.group(1)):
-        return None
-    return m.group(1)
+    return m.group(0) if m else None
 
 
 def _api_time(moment: datetime, *, round_up: bool) -> str:
@@ -114,7 +112,6 @@ class ArxivClient:
         self.clock = clock
         self.page_size = max(1, page_size)
         self.warnings: list[str] = []
-        self.requests_made = 0
         self._last_start: float | None = None
 
     # ------------------------------------------------------------------ transport
@@ -133,7 +130,6 @@ class ArxivClient:
 
     def _get_once(self, url: str, params: dict[str, Any] | None) -> feedparser.FeedParserDict:
         self._throttle()
-        self.requests_made += 1
         try:
             resp = self.http.get(
                 url,

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from .arxiv import ArxivClient, sort_newest_first
-from .models import Paper, Window, split_id
+from .models import Paper, Window, newest_versions, split_id
 from .window import NEW_YORK, papers_in_window, submission_span
 
 # The listing feed only ever shows the latest mailing. The longest gap between two mailings is
@@ -77,15 +77,10 @@ def _apply_listing(
     for arxiv_id, kind in listing.entries:
         if kind in announce_types:
             wanted.setdefault(_base(arxiv_id), kind)
-    known: dict[str, Paper] = {}
-    for p in found:
-        if p.base_id not in known or p.version > known[p.base_id].version:
-            known[p.base_id] = p
+    known = newest_versions(found)
     missing = [b for b in wanted if b not in known]
     if missing:
-        for p in client.by_ids(missing):
-            if p.base_id not in known or p.version > known[p.base_id].version:
-                known[p.base_id] = p
+        newest_versions(client.by_ids(missing), known)
     lost = [b for b in wanted if b not in known]
     if lost:
         client.warnings.append(f"listing feed: no metadata for {', '.join(lost)}; left out")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -41,17 +43,28 @@ class Paper:
     comment: str = ""
     announce_type: str = ""  # from the listing feed when it decided the paper (new, cross, ...)
 
-    @property
+    # Cached: dedupe reads these several times per paper; an invalid id still raises on first use.
+    @cached_property
     def base_id(self) -> str:
         return split_id(self.id)[0]
 
-    @property
+    @cached_property
     def version(self) -> int:
         return split_id(self.id)[1] or 1
 
     @property
     def primary_category(self) -> str:
         return self.categories[0] if self.categories else ""
+
+
+def newest_versions(papers: Iterable[Paper], into: dict[str, Paper] | None = None) -> dict[str, Paper]:
+    """Base id -> the highest version among `papers` (and what `into` already holds); the first seen wins a tie."""
+    best = {} if into is None else into
+    for p in papers:
+        cur = best.get(p.base_id)
+        if cur is None or p.version > cur.version:
+            best[p.base_id] = p
+    return best
 
 
 @dataclass(frozen=True)

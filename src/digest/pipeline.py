@@ -33,7 +33,7 @@ from .models import (
     split_id,
 )
 from .posts import lock_path, save_record, write_post
-from .records import dump_record, entry_status, load_record, posted_ids
+from .records import PostedIndex, dump_record, entry_status, load_record
 from .render import template_env
 from .results_cache import ResultsCache
 from .select import select
@@ -125,9 +125,7 @@ def _arxiv_client(cfg: Config, services: Services) -> tuple[ArxivClient, httpx.C
     own = None
     http = services.arxiv_http
     if http is None:
-        own = http = httpx.Client(
-            headers={"User-Agent": USER_AGENT}, timeout=cfg.arxiv.timeout_seconds, follow_redirects=True
-        )
+        own = http = httpx.Client()  # the client sets user agent, timeout and redirects on each request
     # arXiv serves up to 2000 results a request: one request covers a month of these categories.
     return ArxivClient(cfg.arxiv, http, sleep=services.sleep, page_size=SEARCH_PAGE_SIZE), own
 
@@ -308,8 +306,9 @@ def run_days(
         elif no_llm:
             rep.warn("--no-llm: posts show English abstracts without deep reads; a run without it fills them in")
 
+        posted = PostedIndex(cfg.records_dir)
         for w in windows:
-            out = _run_one_day(cfg, services, w, fetched.get(w.date, []), previous[w.date], api_key, force)
+            out = _run_one_day(cfg, services, w, fetched.get(w.date, []), previous[w.date], posted, api_key, force)
             out.stats.wall_seconds = round(out.stats.wall_seconds + fetch_seconds / len(windows), 3)
             outcomes.append(out)
             if out.stopped:
@@ -323,6 +322,7 @@ def _run_one_day(
     window: Window,
     papers: list[Paper],
     previous: DayRecord | None,
+    posted: PostedIndex,
     api_key: str,
     force: bool,
 ) -> DayOutcome:
@@ -330,8 +330,7 @@ def _run_one_day(
     day = window.date.isoformat()
     started = time.monotonic()
     out = DayOutcome(day=day)
-    posted = posted_ids(cfg.records_dir, exclude=day)
-    sel = select(papers, cfg.filter, posted, cfg.arxiv.categories)
+    sel = select(papers, cfg.filter, posted.excluding(day), cfg.arxiv.categories)
     for paper, reason in sel.dropped:
         rep.detail(f"{day}: dropped {paper.id} ({reason})")
     entries = _merge_entries(previous, sel.kept, cfg)
@@ -405,6 +404,7 @@ def _run_one_day(
         save_record(cfg, record)
     out.stats = stats
     out.post, wrote = write_post(cfg, record)
+    posted.update(record)
     out.wrote_post = True
     for e in entries:
         for task in (e.translation, e.deep_read):

@@ -72,12 +72,24 @@ def record_days(records_dir: Path) -> list[str]:
     return sorted(p.stem for p in records_dir.glob("????-??-??.json"))
 
 
-def posted_ids(records_dir: Path, before: str | None = None, exclude: str | None = None) -> dict[str, str]:
-    """Base arXiv id -> the day whose post already shows it (for dedupe across days)."""
-    seen: dict[str, str] = {}
-    for day in record_days(records_dir):
-        if day == exclude or (before is not None and day >= before):
-            continue
-        for entry in read_record(record_path(records_dir, day)).papers:
-            seen.setdefault(entry.base_id, day)
-    return seen
+class PostedIndex:
+    """Which day's post shows each base arXiv id (dedupe across days): the records are read once per run."""
+
+    def __init__(self, records_dir: Path) -> None:
+        self._by_day = {
+            day: [e.base_id for e in read_record(record_path(records_dir, day)).papers]
+            for day in record_days(records_dir)
+        }
+
+    def excluding(self, day: str) -> dict[str, str]:
+        """Base id -> the earliest other day whose post shows it."""
+        seen: dict[str, str] = {}
+        for other in sorted(self._by_day):
+            if other != day:
+                for base in self._by_day[other]:
+                    seen.setdefault(base, other)
+        return seen
+
+    def update(self, record: DayRecord) -> None:
+        """Take in a day's record as just written, for the days after it in the same run."""
+        self._by_day[record.date] = [e.base_id for e in record.papers]

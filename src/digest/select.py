@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .arxiv import sort_newest_first
 from .config import FilterConfig
-from .models import Paper
+from .models import Paper, newest_versions
 
 
 @dataclass
@@ -26,10 +26,17 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
 
 
-def _first_match(paper: Paper, keywords: list[str]) -> str | None:
+Keywords = list[tuple[str, re.Pattern[str]]]
+
+
+def _compiled(keywords: list[str]) -> Keywords:
+    return [(kw, keyword_pattern(kw)) for kw in keywords if kw.strip()]
+
+
+def _first_match(paper: Paper, keywords: Keywords) -> str | None:
     text = f"{paper.title}\n{paper.abstract}"
-    for kw in keywords:
-        if kw.strip() and keyword_pattern(kw).search(text):
+    for kw, pattern in keywords:
+        if pattern.search(text):
             return kw
     return None
 
@@ -37,11 +44,7 @@ def _first_match(paper: Paper, keywords: list[str]) -> str | None:
 def select(papers: list[Paper], cfg: FilterConfig, posted: dict[str, str], categories: list[str]) -> Selection:
     """Dedupe, drop what earlier posts have, apply the filters, cap at max_papers (newest kept)."""
     sel = Selection(fetched=len(papers))
-    best: dict[str, Paper] = {}
-    for p in papers:
-        cur = best.get(p.base_id)
-        if cur is None or p.version > cur.version:
-            best[p.base_id] = p
+    best = newest_versions(papers)
     claimed: set[str] = set()
     for p in papers:
         winner = best[p.base_id]
@@ -50,9 +53,9 @@ def select(papers: list[Paper], cfg: FilterConfig, posted: dict[str, str], categ
         else:
             sel.dropped.append((p, f"duplicate of {winner.id}"))
     candidates: list[Paper] = []
-    include = [k for k in cfg.include_keywords if k.strip()]
+    include, exclude = _compiled(cfg.include_keywords), _compiled(cfg.exclude_keywords)
     for p in sort_newest_first(best.values()):
-        reason = _reason(p, cfg, posted, categories, include)
+        reason = _reason(p, cfg, posted, categories, include, exclude)
         if reason:
             sel.dropped.append((p, reason))
         else:
@@ -64,12 +67,14 @@ def select(papers: list[Paper], cfg: FilterConfig, posted: dict[str, str], categ
     return sel
 
 
-def _reason(p: Paper, cfg: FilterConfig, posted: dict[str, str], categories: list[str], include: list[str]) -> str:
+def _reason(
+    p: Paper, cfg: FilterConfig, posted: dict[str, str], categories: list[str], include: Keywords, exclude: Keywords
+) -> str:
     if p.base_id in posted:
         return f"already in the post of {posted[p.base_id]}"
     if cfg.primary_only and p.primary_category not in categories:
         return f"not primary in {'/'.join(categories)} (primary: {p.primary_category or 'unknown'})"
-    hit = _first_match(p, cfg.exclude_keywords)
+    hit = _first_match(p, exclude)
     if hit is not None:
         return f"matches exclude keyword '{hit}'"
     if include and _first_match(p, include) is None:

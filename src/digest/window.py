@@ -9,7 +9,7 @@ configured holiday is a New-York date without a mailing; its submissions roll in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,9 +29,9 @@ def _at(day: date, clock: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, clock, tzinfo=tz)
 
 
-def is_mailing_day(day: date, holidays: Iterable[date] = ()) -> bool:
+def is_mailing_day(day: date, holidays: Container[date] = frozenset()) -> bool:
     """True when arXiv sends a mailing at 20:00 New-York time on this New-York date."""
-    return day.weekday() in _MAILING_WEEKDAYS and day not in set(holidays)
+    return day.weekday() in _MAILING_WEEKDAYS and day not in holidays
 
 
 def cutoff_of(mailing_day: date) -> datetime:
@@ -79,17 +79,6 @@ def mailings_between(start: datetime, end: datetime, holidays: Iterable[date] = 
     return out
 
 
-def latest_mailing_at(moment: datetime, holidays: Iterable[date] = ()) -> Mailing:
-    """The newest mailing released at or before this moment."""
-    hol = set(holidays)
-    d = moment.astimezone(NEW_YORK).date()
-    for _ in range(_MAX_GAP_DAYS + 1):
-        if is_mailing_day(d, hol) and _at(d, MAILING_TIME, NEW_YORK) <= moment:
-            return mailing_on(d, hol)
-        d -= timedelta(days=1)
-    raise ValueError(f"no arXiv mailing in the {_MAX_GAP_DAYS} days before {moment} (check window.holidays)")
-
-
 def anchor_at(day: date, cfg: WindowConfig) -> datetime:
     """The anchor moment (aware, configured time zone) on a date."""
     h, m = cfg.anchor_hour_minute
@@ -134,5 +123,5 @@ def submission_span(windows: Sequence[Window]) -> tuple[datetime, datetime]:
 def papers_in_window(window: Window, papers: Sequence[Paper]) -> list[Paper]:
     """The papers whose first-version time puts them in this window (half-open ranges)."""
     if window.basis == "submitted":
-        return [p for p in papers if window.start <= p.published < window.end]
+        return [p for p in papers if window.contains(p.published)]
     return [p for p in papers if any(m.covers_from <= p.published < m.covers_to for m in window.mailings)]
