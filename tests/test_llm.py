@@ -221,6 +221,15 @@ def test_retry_after_is_capped(chat: ChatStandIn) -> None:
     assert res.status == "done" and sleeps.waits == [5]
 
 
+def test_unreadable_retry_after_falls_back_to_backoff(chat: ChatStandIn) -> None:
+    # Read by the same parser as arXiv's: an HTTP date is honoured, nonsense means our own backoff, not a crash.
+    chat.answer(lambda req: ZH)
+    chat.fail_next(ChatStandIn.error(429, "slow down", retry_after="soon"),
+                   ChatStandIn.error(429, "slow down", retry_after="Wed, 21 Oct 2015 07:28:00 GMT"))
+    res, _, sleeps = run(llm_cfg(chat, max_retries=2), translate)
+    assert res.status == "done" and sleeps.waits == [1.0, 0.0]  # backoff base, then a date already past
+
+
 def test_retry_budget_is_bounded(chat: ChatStandIn) -> None:
     chat.fail_next(*[ChatStandIn.error(503, "overloaded")] * 10)
     res, client, sleeps = run(llm_cfg(chat, max_retries=3), translate)

@@ -143,9 +143,9 @@ class ArxivClient:
         except httpx.TransportError as exc:
             raise _Retryable(f"connection failed ({exc.__class__.__name__})") from None
         if resp.status_code == 429:
-            raise _Retryable("rate limited (HTTP 429)", _retry_after(resp.headers.get("retry-after")))
+            raise _Retryable("rate limited (HTTP 429)", retry_after_seconds(resp.headers.get("retry-after")))
         if resp.status_code >= 500:
-            raise _Retryable(f"HTTP {resp.status_code}", _retry_after(resp.headers.get("retry-after")))
+            raise _Retryable(f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("retry-after")))
         if resp.status_code >= 400:
             raise FetchError(f"HTTP {resp.status_code}")
         body = resp.content
@@ -341,7 +341,7 @@ class ArxivClient:
         return Listing(mailing_date=_mailing_date_of(stamp), entries=entries)
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds from a Retry-After header (seconds or HTTP date); None when absent or unreadable."""
     if not value:
         return None

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import re
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import jinja2
 import openai
 
+from .arxiv import retry_after_seconds
 from .config import LLMConfig
 from .errors import ModelAuthError
 from .models import TaskResult
@@ -117,17 +116,7 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
             return float(ms) / 1000
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    when = email.utils.parsedate_to_datetime(value) if value else None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return retry_after_seconds(headers.get("retry-after"))
 
 
 def _error_text(exc: openai.APIStatusError) -> str:
