@@ -40,3 +40,8 @@ def write_or_fail(path: Path, text: str, what: str) -> None:
             f"cannot write {what} {path}: {reason}; the previous file is unchanged "
             "(check the folder's permissions and free space)"
         ) from None
+
+
+def safe_file_name(paper_id: str) -> str:
+    """A file name for a paper id: old-style ids (cs/0112017v2) carry a slash."""
+    return paper_id.replace("/", "_")
