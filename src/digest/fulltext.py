@@ -17,13 +17,13 @@ import httpx
 
 from . import USER_AGENT
 from .config import Config
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, safe_file_name
+from .models import RETRY_NOTE
 from .textworker import TextWorker, WorkerCrashed, WorkerTimedOut
 
 if TYPE_CHECKING:
     import pymupdf
 
-RETRY_NOTE = "，下次运行将重试"
 MAX_REDIRECTS = 5
 # A text layer thinner than this is a scan with at most a stray caption or page number.
 MIN_TEXT_CHARS = 200
@@ -180,8 +180,6 @@ def extract_pdf_text(data: bytes) -> str:
         try:
             for page in doc:
                 pages.append((_page_lines(page), page.rect.width, page.rect.height))
-        except FullTextError:
-            raise
         except Exception:
             raise FullTextError("PDF 文件损坏，无法读取页面内容") from None
     finally:
@@ -434,10 +432,6 @@ def html_to_text(data: bytes, max_chars: int) -> tuple[str, int, list[str]]:
 # ---------------------------------------------------------------- downloading
 
 
-def _safe_name(paper_id: str) -> str:
-    return paper_id.replace("/", "_")
-
-
 class _Fail(Exception):
     """One download attempt failed; `retry` says whether another attempt may help."""
 
@@ -474,10 +468,10 @@ class FullTextFetcher:
         self._cap = int(cfg.fulltext.max_pdf_mb * 1024 * 1024)
 
     def pdf_path(self, paper_id: str) -> Path:
-        return self.cache_dir / "pdf" / f"{_safe_name(paper_id)}.pdf"
+        return self.cache_dir / "pdf" / f"{safe_file_name(paper_id)}.pdf"
 
     def html_path(self, paper_id: str) -> Path:
-        return self.cache_dir / "html" / f"{_safe_name(paper_id)}.html"
+        return self.cache_dir / "html" / f"{safe_file_name(paper_id)}.html"
 
     async def get(self, paper_id: str) -> FullText:
         """Prepared text of one paper (versioned id); raises FullTextError with a reason for the post."""
@@ -500,7 +494,6 @@ class FullTextFetcher:
             raise FullTextError(primary.problem + "，HTML 版本也不可用", retryable=primary.retryable) from None
         text, extracted, dropped = await self._work(html_to_text, data, max_chars)
         if extracted < MIN_HTML_CHARS:
-            self.html_path(paper_id).unlink(missing_ok=True)
             raise FullTextError(primary.problem + "，HTML 版本也没有正文", retryable=True)
         if downloaded:
             await asyncio.to_thread(atomic_write_bytes, self.html_path(paper_id), data)
@@ -523,7 +516,7 @@ class FullTextFetcher:
     async def _pdf_bytes(self, paper_id: str) -> tuple[bytes, bool]:
         path = self.pdf_path(paper_id)
         if path.is_file():
-            return path.read_bytes(), False
+            return await asyncio.to_thread(path.read_bytes), False
         url = self.cfg.arxiv.pdf_download_url.format(id=paper_id)
         data = await self._download(url, "PDF")
         if not data:
@@ -536,7 +529,7 @@ class FullTextFetcher:
     async def _html_bytes(self, paper_id: str) -> tuple[bytes, bool]:
         path = self.html_path(paper_id)
         if path.is_file():
-            return path.read_bytes(), False
+            return await asyncio.to_thread(path.read_bytes), False
         url = self.cfg.arxiv.html_download_url.format(id=paper_id)
         return await self._download(url, "HTML"), True
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .models import ARXIV_ID, Counts, DayRecord, Entry, TaskResult, WindowInfo
+from .models import ARXIV_ID, RETRY_NOTE, Counts, DayRecord, Entry, TaskResult, WindowInfo
 from .records import entry_status
 
 _FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})-")
@@ -20,7 +20,7 @@ _HEADER_COUNTS = re.compile(r"^- 抓取总数：(\d+) 篇 \| 本页显示：(\d+
 _META = re.compile(r"^- \*\*(Authors|Categories|arXiv|PDF)\*\*: ?(.*)$")
 _LINK = re.compile(r"^\[([^\]]*)\]\(([^)]*)\)$")
 _FAILED = re.compile(r"^（全文解读失败：(.*)）$", re.DOTALL)
-_MISSING = re.compile(r"^（译文暂缺：(.*)，下次运行将重试）$")
+_MISSING = re.compile(r"^（译文暂缺：(.*)" + re.escape(RETRY_NOTE) + "）$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _DETAILS_OPEN = "<details>\n<summary>详细解读</summary>\n\n<div markdown=\"1\">\n\n"
 _DETAILS_CLOSE = "\n</div>\n\n</details>"

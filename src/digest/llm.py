@@ -14,9 +14,8 @@ import openai
 from .arxiv import retry_after_seconds
 from .config import LLMConfig
 from .errors import ModelAuthError
-from .models import TaskResult
+from .models import RETRY_NOTE, TaskResult
 
-RETRY_NOTE = "，下次运行将重试"
 TEMPLATES = {"translate": "prompts/translate.j2", "deep_read": "prompts/deep_read.j2"}
 DEEP_READ_MAX_CHARS = 6000
 MIN_CJK_SHARE = 0.3

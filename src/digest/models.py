@@ -101,6 +101,10 @@ class _Record(BaseModel):
 TaskStatus = Literal["done", "failed", "skipped"]
 
 
+# Ends every failure reason the next run will retry (shown in posts; read back by the importer).
+RETRY_NOTE = "，下次运行将重试"
+
+
 class TaskResult(_Record):
     """The outcome of one model task for one paper (translation or deep read)."""
 

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import jinja2
 
 from . import USER_AGENT
 from .arxiv import ArxivClient
@@ -68,13 +69,15 @@ class DayOutcome:
     """What one day's run did, for the summary and the exit code."""
 
     day: str
-    wrote_post: bool = False
     post: Path | None = None
     reason: str = ""  # why no post was written
     stats: RunStats = field(default_factory=RunStats)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (paper id, reason)
-    llm_used: bool = False
     stopped: str = ""  # set when the run had to stop early (bad key, no balance)
+
+    @property
+    def wrote_post(self) -> bool:
+        return self.post is not None
 
 
 # ------------------------------------------------------------------ helpers
@@ -153,8 +156,9 @@ def _content_of(record: DayRecord | None) -> str:
 class Enricher:
     """Runs the model tasks of one or more papers concurrently; the record is the cache."""
 
-    def __init__(self, cfg: Config, services: Services, api_key: str) -> None:
+    def __init__(self, cfg: Config, services: Services, api_key: str, env: jinja2.Environment | None = None) -> None:
         self.cfg = cfg
+        self.env = env or template_env(cfg.templates_dir)
         self.services = services
         self.api_key = api_key
         self.cache = ResultsCache(cfg.cache_dir)
@@ -175,8 +179,7 @@ class Enricher:
         from .fulltext import FullTextError, FullTextFetcher
         from .llm import LLMClient
 
-        env = template_env(self.cfg.templates_dir)
-        llm = LLMClient(self.cfg.llm, self.api_key, env=env, client=self.services.llm_client)  # type: ignore[arg-type]
+        llm = LLMClient(self.cfg.llm, self.api_key, env=self.env, client=self.services.llm_client)  # type: ignore[arg-type]
         async with httpx.AsyncClient(
             headers={"User-Agent": USER_AGENT}, timeout=self.cfg.fulltext.timeout_seconds
         ) as http:
@@ -307,8 +310,9 @@ def run_days(
             rep.warn("--no-llm: posts show English abstracts without deep reads; a run without it fills them in")
 
         posted = PostedIndex(cfg.records_dir)
+        env = template_env(cfg.templates_dir)  # compiled once for every day's prompts and post
         for w in windows:
-            out = _run_one_day(cfg, services, w, fetched.get(w.date, []), previous[w.date], posted, api_key, force)
+            out = _run_one_day(cfg, services, w, fetched.get(w.date, []), previous[w.date], posted, env, api_key, force)
             out.stats.wall_seconds = round(out.stats.wall_seconds + fetch_seconds / len(windows), 3)
             outcomes.append(out)
             if out.stopped:
@@ -323,6 +327,7 @@ def _run_one_day(
     papers: list[Paper],
     previous: DayRecord | None,
     posted: PostedIndex,
+    env: jinja2.Environment,
     api_key: str,
     force: bool,
 ) -> DayOutcome:
@@ -364,8 +369,7 @@ def _run_one_day(
     enricher = None
     todo = [e for e in entries if force or e.status != "done"]
     if api_key and todo:
-        enricher = Enricher(cfg, services, api_key)
-        out.llm_used = True
+        enricher = Enricher(cfg, services, api_key, env)
         last_save = [0.0]
 
         def checkpoint(entry: Entry) -> None:
@@ -403,9 +407,8 @@ def _run_one_day(
         record.stats = stats
         save_record(cfg, record)
     out.stats = stats
-    out.post, wrote = write_post(cfg, record)
+    out.post, wrote = write_post(cfg, record, env)
     posted.update(record)
-    out.wrote_post = True
     for e in entries:
         for task in (e.translation, e.deep_read):
             if task is not None and task.status == "failed":
@@ -442,11 +445,12 @@ def preview(cfg: Config, arxiv_id: str, services: Services, *, no_pdf: bool = Fa
     paper = papers[0]
     entry = _entry_from_paper(paper, cfg)
     api_key = _api_key(cfg, services)
+    env = template_env(cfg.templates_dir)
     if not api_key:
         services.reporter.warn(
             f"no API key in ${cfg.llm.api_key_env}: showing the English abstract only; set the variable for the rest"
         )
     else:
-        enricher = Enricher(cfg, services, api_key)
+        enricher = Enricher(cfg, services, api_key, env)
         asyncio.run(enricher.enrich([entry], force=False, deep=not no_pdf))
-    return render_section(entry, template_env(cfg.templates_dir))
+    return render_section(entry, env)

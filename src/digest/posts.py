@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+
 from .config import Config
 from .errors import UsageError
 from .fsutil import write_or_fail
 from .importer import find_posts, parse_post
 from .lock import site_lock
 from .models import DayRecord
-from .records import dump_record, read_record, record_days, record_path
+from .records import dump_record, read_record, record_days, record_path, write_record
 from .render import post_path, render_post, template_env
 
 
@@ -20,9 +22,9 @@ def lock_path(cfg: Config) -> Path:
     return cfg.records_dir / ".digest.lock"
 
 
-def write_post(cfg: Config, record: DayRecord) -> tuple[Path, bool]:
+def write_post(cfg: Config, record: DayRecord, env: jinja2.Environment | None = None) -> tuple[Path, bool]:
     """Render and write the post when its text changed; return (path, changed)."""
-    env = template_env(cfg.templates_dir)
+    env = env or template_env(cfg.templates_dir)
     text = render_post(record, title_template=cfg.site.title, tags=cfg.site.tags, env=env)
     path = post_path(cfg.posts_dir, record.date)
     if path.exists() and path.read_text(encoding="utf-8", errors="replace") == text:
@@ -33,7 +35,7 @@ def write_post(cfg: Config, record: DayRecord) -> tuple[Path, bool]:
 
 def save_record(cfg: Config, record: DayRecord) -> None:
     """Write a day record atomically (the old file stays on failure)."""
-    write_or_fail(record_path(cfg.records_dir, record.date), dump_record(record), "record")
+    write_record(cfg.records_dir, record)
 
 
 @dataclass
@@ -88,9 +90,10 @@ def render_posts(cfg: Config, days: list[str] | None, *, lock_wait: float = 0.0)
     if missing:
         raise UsageError(f"no record for {', '.join(missing)} in {cfg.records_dir} (run or import that day first)")
     done = []
+    env = template_env(cfg.templates_dir)  # one environment: each post reuses the compiled templates
     with site_lock(lock_path(cfg), "render", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
         for d in days:
             record = read_record(record_path(cfg.records_dir, d))
-            _, changed = write_post(cfg, record)
+            _, changed = write_post(cfg, record, env)
             done.append((d, changed))
     return done

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from .models import DayRecord, Entry, TaskResult
+from .models import RETRY_NOTE, DayRecord, Entry, TaskResult
 from .sanitize import clean_block, clean_inline, guard_endraw, needs_raw
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 _PLAIN_YAML = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]*$")
 DEEP_READ_FAILED = "（全文解读失败：{reason}）"
-TRANSLATION_MISSING = "（译文暂缺：{reason}，下次运行将重试）"
+TRANSLATION_MISSING = "（译文暂缺：{reason}" + RETRY_NOTE + "）"
 
 
 def template_env(user_dir: Path | None = None) -> jinja2.Environment:
@@ -54,7 +54,7 @@ def tz_labels(timezone: str, moment: datetime) -> tuple[str, str]:
 
 
 def failure_text(result: TaskResult) -> str:
-    return DEEP_READ_FAILED.format(reason=clean_inline(result.error or "原因未知，下次运行将重试"))
+    return DEEP_READ_FAILED.format(reason=clean_inline(result.error or "原因未知" + RETRY_NOTE))
 
 
 def _abstract_and_note(entry: Entry) -> tuple[str, str]:

@@ -74,7 +74,8 @@ class TextWorker:
                 self._thread = self._thread or ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-text")
                 return await loop.run_in_executor(self._thread, fn, *args)
             try:
-                conn.send((fn, args))
+                # A PDF of megabytes fills the pipe faster than the child drains it: send off the loop.
+                await loop.run_in_executor(None, conn.send, (fn, args))
                 # Readable once the answer starts to arrive, or at EOF when the child died.
                 answered = await loop.run_in_executor(None, conn.poll, self.timeout)
                 if not answered:
