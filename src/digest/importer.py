@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from .models import ARXIV_ID, RETRY_NOTE, Counts, DayRecord, Entry, TaskResult, WindowInfo
 from .records import entry_status
+from .render import unwrap_liquid
 
 _FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})-")
 _HEADER_DATE = re.compile(r"^以下为 (\d{4}-\d{2}-\d{2})（(.+?)）窗口内更新的论文中文译文：$")
@@ -31,14 +32,6 @@ _LABEL_ZONES = {"CST": "Asia/Shanghai"}
 class ImportResult:
     record: DayRecord | None
     problems: list[str] = field(default_factory=list)  # "file:line: what" for each thing not understood
-
-
-def _strip_raw(body: str) -> str:
-    if body.startswith("{% raw %}\n") and body.rstrip("\n").endswith("{% endraw %}"):
-        body = body[len("{% raw %}\n") :]
-        body = body[: body.rstrip("\n").rfind("{% endraw %}")]
-        body = re.sub(r"\{&#37;(-?\s*endraw\s*-?)&#37;\}", r"{%\1%}", body)
-    return body
 
 
 def _is_chinese(text: str) -> bool:
@@ -135,7 +128,7 @@ def parse_post(text: str, name: str) -> ImportResult:
         body = text[end + 5 :]
     else:
         body = text
-    body = _strip_raw(body)
+    body = unwrap_liquid(body)
     lines = body.split("\n")
 
     day = tz_label = anchor = start = end_s = None

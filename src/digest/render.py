@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from .models import RETRY_NOTE, DayRecord, Entry, TaskResult
-from .sanitize import clean_block, clean_inline, guard_endraw, needs_raw
+from .sanitize import clean_block, clean_inline, guard_endraw, needs_raw, unguard_endraw
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 _PLAIN_YAML = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]*$")
 DEEP_READ_FAILED = "（全文解读失败：{reason}）"
+_RAW_OPEN = "{% raw %}\n"
+_RAW_CLOSE = "{% endraw %}"
 TRANSLATION_MISSING = "（译文暂缺：{reason}" + RETRY_NOTE + "）"
 
 
@@ -133,7 +135,15 @@ def wrap_liquid(text: str) -> str:
     if not needs_raw(body):
         return text
     head = front + sep if sep else ""
-    return head + "{% raw %}\n" + guard_endraw(body) + "{% endraw %}\n"
+    return head + _RAW_OPEN + guard_endraw(body) + _RAW_CLOSE + "\n"
+
+
+def unwrap_liquid(body: str) -> str:
+    """The inverse of wrap_liquid on a post body: drop the raw block, guarded endraw tags become text again."""
+    if body.startswith(_RAW_OPEN) and body.rstrip().endswith(_RAW_CLOSE):
+        body = body[len(_RAW_OPEN) :]
+        body = unguard_endraw(body[: body.rstrip().rfind(_RAW_CLOSE)])
+    return body
 
 
 def post_path(posts_dir: Path, day: str) -> Path:

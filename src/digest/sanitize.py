@@ -124,6 +124,7 @@ def clean_inline(text: str) -> str:
 
 
 _ENDRAW = re.compile(r"\{%(-?\s*endraw\s*-?)%\}")
+_GUARDED_ENDRAW = re.compile(r"\{&#37;(-?\s*endraw\s*-?)&#37;\}")
 
 
 def needs_raw(text: str) -> bool:
@@ -134,3 +135,8 @@ def needs_raw(text: str) -> bool:
 def guard_endraw(text: str) -> str:
     """Inside a raw block only an endraw tag is live: show it with an entity so it stays text."""
     return _ENDRAW.sub(lambda m: "{&#37;" + m.group(1) + "&#37;}", text)
+
+
+def unguard_endraw(text: str) -> str:
+    """The inverse of guard_endraw, for reading a raw block back."""
+    return _GUARDED_ENDRAW.sub(lambda m: "{%" + m.group(1) + "%}", text)

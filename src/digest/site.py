@@ -27,15 +27,13 @@ from markdown_it.token import Token
 from .errors import DigestError, UsageError
 from .fsutil import write_or_fail
 from .models import ARXIV_ID
+from .render import unwrap_liquid
 
 POST_NAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)\.(?:md|markdown)$")
 FEED_LIMIT = 30
 MANIFEST = ".digest-site"
 MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
 
-_RAW_OPEN = "{% raw %}\n"
-_ENDRAW = "{% endraw %}"
-_GUARDED_ENDRAW = re.compile(r"\{&#37;(-?\s*endraw\s*-?)&#37;\}")
 _MD_ATTR = re.compile(r'\s+markdown="(?:1|block|span)"')
 _MATH_DELIMS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _UNSAFE_TAG = re.compile(r"<\s*/?\s*(script|iframe|frame|object|embed|style|base|meta|link)\b", re.IGNORECASE)
@@ -99,15 +97,6 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str]:
     except yaml.YAMLError:
         data = {}
     return (data if isinstance(data, dict) else {}), text[end + 5 :]
-
-
-def strip_liquid_raw(body: str) -> str:
-    """Undo the `{% raw %}` wrapper that keeps Liquid off a post; guarded endraw tags become text again."""
-    if body.startswith(_RAW_OPEN) and body.rstrip().endswith(_ENDRAW):
-        body = body[len(_RAW_OPEN) :]
-        body = body[: body.rstrip().rfind(_ENDRAW)]
-        body = _GUARDED_ENDRAW.sub(lambda m: "{%" + m.group(1) + "%}", body)
-    return body
 
 
 # ---------------------------------------------------------------- Markdown
@@ -245,7 +234,7 @@ def load_post(path: Path, md: MarkdownIt) -> SitePost:
         raise DigestError(f"cannot read post {path}: {exc}; check the file") from None
     front, body = split_front_matter(text)
     title = front.get("title")
-    html = md.render(kramdown_compat(strip_liquid_raw(body)))
+    html = md.render(kramdown_compat(unwrap_liquid(body)))
     check_safe(html, str(path))
     return SitePost(
         source=path,
