@@ -16,6 +16,7 @@ import yaml
 
 from ..config import load_config
 from ..pipeline import Services, run_days
+from ..render import post_path
 from ..site import build_site
 from ..standins.arxiv_server import ArxivStandIn, make_paper
 from ..standins.chat_server import ChatStandIn, user_prompt
@@ -107,7 +108,7 @@ def run_demo(out: Path, reporter: Reporter) -> Path:
         for pid, reason in o.failures:
             expected = " (expected: the sample PDF host has no file for it)" if pid not in pdfs else ""
             reporter.info(f"  failed {pid}: {reason}{expected}")
-    post = cfg.posts_dir / f"{day.isoformat()}-arxiv.md"
+    post = post_path(cfg.posts_dir, day.isoformat())
     site = build_site(cfg.posts_dir, out / "_site")
     reporter.info(f"demo: post written to {post}")
     index = out / "_site" / "index.html"

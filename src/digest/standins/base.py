@@ -30,7 +30,7 @@ class Reply:
     content_type: str = "text/plain; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (slow server, latency)
-    chunks: list[bytes] | None = None  # streamed body pieces; None means body
+    chunks: list[bytes] | None = None  # sent one by one without a Content-Length, then the connection closes
     chunk_delay: float = 0.0
     drop_after: int | None = None  # close the connection after this many body bytes (reset mid-body)
 
@@ -135,9 +135,9 @@ class StandIn:
             for k, v in reply.headers.items():
                 handler.send_header(k, v)
             if reply.chunks is not None:
-                total = sum(len(c) for c in reply.chunks)
-                handler.send_header("Content-Length", str(total))
+                handler.send_header("Connection", "close")  # no length: the end of the body is the close
                 handler.end_headers()
+                handler.close_connection = True
                 for c in reply.chunks:
                     handler.wfile.write(c)
                     handler.wfile.flush()

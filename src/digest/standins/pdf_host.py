@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 
 from .base import Reply, Request, StandIn
 
 
-@dataclass
 class StreamReply(Reply):
-    """A streamed body whose Content-Length header is absent (None) or any number, true or not."""
-
-    length_header: int | None = None
+    """A body sent in `chunks` without a Content-Length header, so only the size cap can stop it."""
 
 
 class PdfHost(StandIn):
@@ -26,7 +20,6 @@ class PdfHost(StandIn):
         self.html: dict[str, str] = dict(html or {})
         self.special: dict[str, Reply] = {}  # path -> fixed reply (redirects, oversize streams, ...)
         self.downloads: Counter[str] = Counter()  # id -> PDF requests answered 200
-        self.html_downloads: Counter[str] = Counter()
 
     def put(self, paper_id: str, data: bytes) -> None:
         """Make a PDF available (e.g. one that was 404 on the first run)."""
@@ -65,30 +58,5 @@ class PdfHost(StandIn):
                 self.downloads[paper_id] += 1
             return Reply(200, self.pdfs[paper_id], "application/pdf")
         if kind == "html" and paper_id in self.html:
-            with self._lock:
-                self.html_downloads[paper_id] += 1
             return Reply(200, self.html[paper_id].encode("utf-8"), "text/html; charset=utf-8")
         return Reply(404, b"<html><body><h1>Not Found</h1></body></html>", "text/html; charset=utf-8")
-
-    def _send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:  # type: ignore[override]
-        if not isinstance(reply, StreamReply):
-            StandIn._send(handler, reply)
-            return
-        try:
-            if reply.delay:
-                time.sleep(reply.delay)
-            handler.send_response(reply.status)
-            handler.send_header("Content-Type", reply.content_type)
-            if reply.length_header is not None:
-                handler.send_header("Content-Length", str(reply.length_header))
-            handler.send_header("Connection", "close")  # without a length, the end of the body is the close
-            handler.end_headers()
-            for chunk in reply.chunks or [reply.body]:
-                handler.wfile.write(chunk)
-                handler.wfile.flush()
-                if reply.chunk_delay:
-                    time.sleep(reply.chunk_delay)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        finally:
-            handler.close_connection = True
