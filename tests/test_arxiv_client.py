@@ -426,3 +426,10 @@ def test_a_refusal_names_arxivs_reason(http: httpx.Client, body: bytes, ctype: s
         assert len(srv.requests) == 1  # a refusal is not retried
     assert reason in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_an_error_entry_served_with_200_names_the_reason(http: httpx.Client) -> None:
+    with ArxivStandIn([]) as srv:
+        srv.fail_next(Reply(status=200, body=API_ERROR, content_type="application/atom+xml"))
+        with pytest.raises(FetchError, match="arXiv refused the query: incorrect id format for zz"):
+            client_for(srv, http).by_ids(["zz"])

@@ -221,6 +221,9 @@ class ArxivClient:
     def _papers(self, parsed: feedparser.FeedParserDict) -> list[Paper]:
         out: list[Paper] = []
         for entry in parsed.get("entries", []):
+            if "/api/errors" in entry.get("id", ""):
+                # arXiv's error answer is a feed with one entry; it has come with HTTP 200 too.
+                raise FetchError(f"arXiv refused the query: {collapse(entry.get('summary', '')) or 'no reason given'}")
             paper = self._paper(entry)
             if paper is not None:
                 out.append(paper)

@@ -32,10 +32,12 @@ def fetch_windows(
     """Papers of each window's post, newest first, keyed by post date.
 
     One search covers the union of all windows' submission ranges, split locally. For basis
-    announced, when a window holds a recent mailing (see wants_listing) the listing feed is read;
-    if it describes a mailing inside one of the windows, its entries (announce_type in
-    announce_types) replace that mailing's derived batch, with metadata looked up by id for papers
-    the search did not return (held back and announced late, or cross-listed later).
+    announced, when a window holds a recent mailing (see wants_listing) the listing feed is read.
+    Its mailing is the evening before its entries' listing date (never its build time), and it is
+    used only when that mailing is inside one of the windows and passes content_mismatch; then its
+    entries (announce_type in announce_types) replace that mailing's derived batch, with metadata
+    looked up by id for papers the search did not return (held back and announced late, or
+    cross-listed later). Otherwise the feed is ignored with a warning.
     """
     if not windows:
         return {}
@@ -73,6 +75,10 @@ def _apply_listing(
         )
         return
     window, mailing = target
+    # The feed has no submission times and its ids are handed out at announcement (their yymm is
+    # the mailing's month), so the check reads the API's first-version times: those of the search
+    # (which covers this mailing's range) plus one id lookup for the listed papers it missed, the
+    # same lookup that fetches the metadata of papers held back.
     wanted: dict[str, str] = {}
     fresh: list[str] = []  # the `new` entries, whatever announce_types asks for: the check reads them
     for arxiv_id, kind in listing.entries:
