@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -307,3 +308,128 @@ def test_listing_date_from_entries_when_feed_has_none(http: httpx.Client) -> Non
         listing = client_for(srv, http).listing(["cs.SD"])
     assert listing.mailing_date == date(2026, 1, 27)
     assert listing.entries == [("2601.00007v1", "cross")]
+
+
+# ---------------------------------------------------------------- listing date, RSS form, metadata, refusals
+
+NY_TZ = ZoneInfo("America/New_York")
+
+
+def rss_client(srv: ArxivStandIn, http: httpx.Client) -> ArxivClient:
+    cfg = ArxivConfig(api_url=srv.api_url, listing_url=srv.rss_listing_url, delay_seconds=0.01, timeout_seconds=2)
+    return ArxivClient(cfg, http)
+
+
+@pytest.mark.parametrize("form", ["atom", "rss"])
+def test_listing_mailing_comes_from_the_listing_date_not_the_build_time(http: httpx.Client, form: str) -> None:
+    # Built at 20:50 New York on Wednesday 01-28 (after that evening's mailing went out), the feed
+    # still lists Tuesday's mailing: its entries are dated Wednesday's midnight.
+    ps = papers(2)
+    built = datetime(2026, 1, 28, 20, 50, tzinfo=NY_TZ)
+    entries = [(ps[0].id, "new"), (ps[1].id, "cross")]
+    with ArxivStandIn(ps) as srv:
+        srv.set_listing(date(2026, 1, 27), entries, built=built)
+        c = rss_client(srv, http) if form == "rss" else client_for(srv, http)
+        listing = c.listing(["cs.SD", "eess.AS"])
+        assert srv.listing_requests[0].path == f"/{form}/cs.SD+eess.AS"
+    assert listing.listing_date == date(2026, 1, 28)
+    assert listing.mailing_date == date(2026, 1, 27)
+    assert listing.built == built.astimezone(UTC)
+    assert listing.entries == entries
+
+
+def test_empty_rss_listing_takes_its_date_from_the_channel(http: httpx.Client) -> None:
+    with ArxivStandIn([]) as srv:
+        srv.set_listing(date(2026, 1, 27), [], built=datetime(2026, 1, 28, 12, tzinfo=UTC))
+        listing = rss_client(srv, http).listing(["cs.SD"])
+    assert (listing.listing_date, listing.mailing_date, listing.entries) == (date(2026, 1, 28), date(2026, 1, 27), [])
+
+
+def test_empty_atom_listing_has_no_mailing(http: httpx.Client) -> None:
+    # An Atom feed's only feed-level time is the build time, which says nothing about the content.
+    with ArxivStandIn([]) as srv:
+        srv.set_listing(date(2026, 1, 27), [], built=datetime(2026, 1, 28, 12, tzinfo=UTC))
+        listing = client_for(srv, http).listing(["cs.SD"])
+    assert listing.mailing_date is None and listing.entries == []
+
+
+def test_listing_date_is_the_nearest_new_york_date() -> None:
+    from digest.arxiv import _listing_date_of, _mailing_date_of
+
+    assert _listing_date_of(datetime(2025, 8, 20, 0, 0, tzinfo=NY_TZ)) == date(2025, 8, 20)
+    # A stamp written as UTC midnight is 19:00/20:00 New York the evening before: still the 20th.
+    assert _listing_date_of(datetime(2025, 8, 20, 0, 0, tzinfo=UTC)) == date(2025, 8, 20)
+    assert _listing_date_of(None) is None
+    # Monday's listing shows Sunday's mailing; the day before, whatever the weekday.
+    assert _mailing_date_of(date(2026, 2, 2)) == date(2026, 2, 1)
+
+
+def test_listing_entries_with_mixed_dates_warn_and_the_most_common_wins(http: httpx.Client) -> None:
+    def item(n: int, day: str) -> bytes:
+        return (
+            f"<item><title>t{n}</title><link>https://arxiv.org/abs/2601.0000{n}</link>"
+            f'<guid isPermaLink="false">oai:arXiv.org:2601.0000{n}v1</guid>'
+            f"<pubDate>{day} Jan 2026 00:00:00 -0500</pubDate><arxiv:announce_type>new</arxiv:announce_type></item>"
+        ).encode()
+
+    feed = (
+        b'<?xml version="1.0"?><rss version="2.0" xmlns:arxiv="http://arxiv.org/schemas/atom"><channel><title>x</title>'
+        + item(1, "Wed, 28")
+        + item(2, "Wed, 28")
+        + item(3, "Tue, 27")
+        + b"</channel></rss>"
+    )
+    with ArxivStandIn([]) as srv:
+        srv.serve_listing(feed, content_type="application/rss+xml")
+        c = client_for(srv, http)
+        listing = c.listing(["cs.SD"])
+    assert listing.listing_date == date(2026, 1, 28)
+    assert any("different listing dates" in w for w in c.warnings)
+
+
+def test_doi_and_journal_ref_are_kept(http: httpx.Client) -> None:
+    p = make_paper("2601.00001v2", T0, doi="10.1109/TASLP.2026.0000001", journal_ref="IEEE/ACM TASLP 34 (2026) 1-12")
+    q = make_paper("2601.00002v1", T0)
+    with ArxivStandIn([p, q]) as srv:
+        got = {x.id: x for x in client_for(srv, http).by_ids([p.id, q.id])}
+    assert (got[p.id].doi, got[p.id].journal_ref) == (p.doi, p.journal_ref)
+    assert (got[q.id].doi, got[q.id].journal_ref) == ("", "")
+
+
+API_ERROR = (
+    b"<?xml version='1.0' encoding='UTF-8'?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
+    b"<id>https://arxiv.org/</id><title>arXiv Search Results</title>"
+    b"<entry><id>https://arxiv.org/api/errors#incorrect_id_format_for_zz</id><title>Error</title>"
+    b"<summary>incorrect id format for zz</summary></entry></feed>"
+)
+FEED_ERROR = (
+    b"<?xml version='1.0'?><rss version=\"2.0\"><channel><title>Feed error for query: x</title>"
+    b"<description>Bad archive 'audiox'. Valid archive names are: cs, eess.</description></channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "reason"),
+    [
+        (API_ERROR, "application/atom+xml", "HTTP 400: incorrect id format for zz"),
+        (FEED_ERROR, "application/rss+xml", "HTTP 400: Bad archive 'audiox'."),
+        (b"Bad request: malformed query", "text/plain", "HTTP 400: Bad request: malformed query"),
+        (b"<html><body>nope</body></html>", "text/html", "HTTP 400 ("),
+    ],
+)
+def test_a_refusal_names_arxivs_reason(http: httpx.Client, body: bytes, ctype: str, reason: str) -> None:
+    with ArxivStandIn([]) as srv:
+        srv.fail_next(Reply(status=400, body=body, content_type=ctype))
+        c = client_for(srv, http)
+        with pytest.raises(FetchError) as info:
+            c.by_ids(["zz"])
+        assert len(srv.requests) == 1  # a refusal is not retried
+    assert reason in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_an_error_entry_served_with_200_names_the_reason(http: httpx.Client) -> None:
+    with ArxivStandIn([]) as srv:
+        srv.fail_next(Reply(status=200, body=API_ERROR, content_type="application/atom+xml"))
+        with pytest.raises(FetchError, match="arXiv refused the query: incorrect id format for zz"):
+            client_for(srv, http).by_ids(["zz"])

@@ -117,3 +117,97 @@ def test_wants_listing_rule() -> None:
     assert not wants_listing([w], released - timedelta(seconds=1))
     assert wants_listing([w], released + timedelta(days=4))
     assert not wants_listing([w], released + timedelta(days=6))
+
+
+# ---------------------------------------------------------------- which mailing the listing shows (issue 13)
+
+# Summer: the 08:50 Shanghai run is at 20:50 New York, after that evening's 20:00 mailing went out.
+JUN30 = date(2026, 6, 30)  # Tuesday mailing, listed Wednesday 07-01
+JUL01 = date(2026, 7, 1)  # Wednesday mailing, listed Thursday 07-02
+
+
+def batch(mailing_day: date, first: int, n: int, *, held: int = 0, cats: tuple[str, ...] = ("cs.SD",)) -> list:
+    """n papers submitted in that mailing's range, and `held` more submitted a week earlier."""
+    (m,) = [m for m in window_for(mailing_day + timedelta(days=1), CFG).mailings]
+    step = (m.covers_to - m.covers_from) / (n + 1)
+    on_time = [make_paper(f"2606.{first + i:05d}v1", m.covers_from + step * (i + 1), categories=cats) for i in range(n)]
+    late = [make_paper(f"2606.{first + n + i:05d}v1", m.covers_from - timedelta(days=7, hours=i)) for i in range(held)]
+    return on_time + late
+
+
+def test_stale_feed_built_after_the_next_mailing_stays_out_of_the_next_post(http: httpx.Client) -> None:
+    old = batch(JUN30, 100, 5, held=1)
+    new = batch(JUL01, 200, 4)
+    run_at = datetime(2026, 7, 1, 20, 50, tzinfo=NEW_YORK)  # the 08:50 Shanghai anchor of 07-02
+    w = window_for(date(2026, 7, 2), CFG)
+    assert w.end == run_at and w.mailings[0].announced_at.date() == JUL01
+    with ArxivStandIn(old + new) as srv:
+        # Still Tuesday's listing (dated 07-01), but built after Wednesday's mailing went out.
+        srv.set_listing(JUN30, [(p.id, "new") for p in old], built=run_at)
+        client = client_for(srv, http)
+        got = fetch_windows([w], client, CATS, TYPES, now=run_at)
+    assert [p.id for p in got[w.date]] == [p.id for p in sorted(new, key=lambda p: p.published, reverse=True)]
+    assert any("mailing of 2026-06-30, which is in none of the requested windows" in x for x in client.warnings)
+
+
+def test_stale_feed_still_serves_its_own_post_in_a_backfill(http: httpx.Client) -> None:
+    old = batch(JUN30, 100, 5, held=1)
+    new = batch(JUL01, 200, 4)
+    run_at = datetime(2026, 7, 1, 20, 50, tzinfo=NEW_YORK)
+    w1, w2 = window_for(date(2026, 7, 1), CFG), window_for(date(2026, 7, 2), CFG)
+    with ArxivStandIn(old + new) as srv:
+        srv.set_listing(JUN30, [(p.id, "new") for p in old[:-2]] + [(old[-1].id, "new")], built=run_at)
+        got = fetch_windows([w1, w2], client_for(srv, http), CATS, TYPES, now=run_at)
+    # The listing decides Tuesday's batch: the held-back paper is in, the unlisted one (old[-2]) out.
+    assert {p.id for p in got[w1.date]} == {p.id for p in old[:-2]} | {old[-1].id}
+    assert {p.id for p in got[w2.date]} == {p.id for p in new}
+
+
+def test_listing_whose_papers_belong_to_another_mailing_is_ignored(http: httpx.Client) -> None:
+    # The feed claims Wednesday's mailing (dated 07-02) but lists Tuesday's papers.
+    old = batch(JUN30, 100, 5)
+    new = batch(JUL01, 200, 4)
+    w = window_for(date(2026, 7, 2), CFG)
+    with ArxivStandIn(old + new) as srv:
+        srv.set_listing(JUL01, [(p.id, "new") for p in old], built=datetime(2026, 7, 1, 20, 50, tzinfo=NEW_YORK))
+        client = client_for(srv, http)
+        got = fetch_windows([w], client, CATS, TYPES, now=w.end)
+        assert srv.id_list_requests  # their submission times came from the API
+    assert {p.id for p in got[w.date]} == {p.id for p in new}
+    (warning,) = [x for x in client.warnings if "ignored" in x]
+    assert "only 0 of its 5 new papers" in warning and "2026-06-30 14:00 to 2026-07-01 14:00" in warning
+
+
+def test_a_few_held_back_papers_pass_the_check(http: httpx.Client) -> None:
+    new = batch(JUL01, 200, 3, held=3)  # half held back: still accepted
+    w = window_for(date(2026, 7, 2), CFG)
+    with ArxivStandIn(new) as srv:
+        srv.set_listing(JUL01, [(p.id, "new") for p in new])
+        got = fetch_windows([w], client_for(srv, http), CATS, TYPES, now=w.end)
+    assert {p.id for p in got[w.date]} == {p.id for p in new}
+    assert all(p.announce_type == "new" for p in got[w.date])
+
+
+def test_check_reads_new_entries_even_when_only_cross_lists_are_wanted(http: httpx.Client) -> None:
+    old = batch(JUN30, 100, 3)
+    cross = batch(JUL01, 300, 2, cats=("cs.CL", "cs.SD"))
+    new = batch(JUL01, 200, 3)
+    w = window_for(date(2026, 7, 2), CFG)
+    with ArxivStandIn(old + cross + new) as srv:
+        # Wednesday's date, Tuesday's new papers: the cross-lists alone would have looked fine.
+        srv.set_listing(JUL01, [(p.id, "new") for p in old] + [(p.id, "cross") for p in cross])
+        client = client_for(srv, http)
+        got = fetch_windows([w], client, CATS, ["cross"], now=w.end)
+    assert {p.id for p in got[w.date]} == {p.id for p in cross + new}  # derived: submission times decide
+    assert any("only 0 of its 3 new papers" in x for x in client.warnings)
+
+
+def test_listing_without_new_papers_cannot_be_checked(http: httpx.Client) -> None:
+    new = batch(JUL01, 200, 3)
+    w = window_for(date(2026, 7, 2), CFG)
+    with ArxivStandIn(new) as srv:
+        srv.set_listing(JUL01, [(new[0].id, "replace")])
+        client = client_for(srv, http)
+        got = fetch_windows([w], client, CATS, TYPES, now=w.end)
+    assert {p.id for p in got[w.date]} == {p.id for p in new}
+    assert any("lists no new paper" in x for x in client.warnings)

@@ -11,6 +11,7 @@ import math
 import re
 import time
 import xml.sax
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -46,10 +47,17 @@ class _Retryable(Exception):
 
 @dataclass
 class Listing:
-    """The listing feed: which mailing it describes and its (id, announce_type) entries."""
+    """The listing feed: which mailing it describes and its (id, announce_type) entries.
+
+    `listing_date` is the New-York date the feed's entries are listed under (`published`, RSS
+    `pubDate`); the mailing went out at 20:00 the evening before. `built` is the feed's build time
+    (`updated`, RSS `lastBuildDate`), kept for messages only: it says nothing about the content.
+    """
 
     mailing_date: date | None
     entries: list[tuple[str, str]] = field(default_factory=list)
+    listing_date: date | None = None
+    built: datetime | None = None
 
 
 def collapse(text: str) -> str:
@@ -86,12 +94,38 @@ def _api_time(moment: datetime, *, round_up: bool) -> str:
     return floor.strftime("%Y%m%d%H%M")
 
 
-def _mailing_date_of(stamp: datetime | None) -> date | None:
-    # The feed is stamped at New-York midnight after the 20:00 mailing it lists; anything stamped
-    # from 20:00 onwards belongs to that same day's mailing.
+def _listing_date_of(stamp: datetime | None) -> date | None:
+    # arXiv stamps a listing at New-York midnight of its date; taking the nearest New-York date
+    # also survives a stamp written in another zone (UTC midnight is 19:00 the evening before).
     if stamp is None:
         return None
-    return (stamp.astimezone(NEW_YORK) - timedelta(hours=20)).date()
+    return (stamp.astimezone(NEW_YORK) + timedelta(hours=12)).date()
+
+
+def _mailing_date_of(listed: date | None) -> date | None:
+    """The New-York date of the 20:00 mailing that a listing dated `listed` shows."""
+    # Always the day before, holidays included: a holiday has no mailing that evening, hence no
+    # listing the day after.
+    return None if listed is None else listed - timedelta(days=1)
+
+
+def _refusal(resp: httpx.Response) -> str:
+    """'HTTP 400: <arXiv's own reason>' from an error answer (API error entry, feed error channel)."""
+    reason = ""
+    body = resp.content[:20_000]
+    if body.lstrip().startswith(b"<"):
+        parsed = feedparser.parse(body)
+        head = parsed.get("feed", {})
+        errors = [e for e in parsed.get("entries", []) if collapse(e.get("title", "")).lower() == "error"]
+        if errors:
+            reason = collapse(errors[0].get("summary", ""))
+        elif collapse(head.get("title", "")).lower().startswith("feed error"):
+            reason = collapse(head.get("subtitle", "") or head.get("description", ""))
+    elif "text/plain" in resp.headers.get("content-type", "").lower():
+        reason = collapse(body.decode("utf-8", "replace"))
+    if len(reason) > 300:
+        reason = reason[:297] + "..."
+    return f"HTTP {resp.status_code}: {reason}" if reason else f"HTTP {resp.status_code}"
 
 
 class ArxivClient:
@@ -147,7 +181,7 @@ class ArxivClient:
         if resp.status_code >= 500:
             raise _Retryable(f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("retry-after")))
         if resp.status_code >= 400:
-            raise FetchError(f"HTTP {resp.status_code}")
+            raise FetchError(_refusal(resp))
         body = resp.content
         head = body[:512].lstrip().lower()
         if "html" in resp.headers.get("content-type", "").lower() or head.startswith((b"<!doctype html", b"<html")):
@@ -187,6 +221,9 @@ class ArxivClient:
     def _papers(self, parsed: feedparser.FeedParserDict) -> list[Paper]:
         out: list[Paper] = []
         for entry in parsed.get("entries", []):
+            if "/api/errors" in entry.get("id", ""):
+                # arXiv's error answer is a feed with one entry; it has come with HTTP 200 too.
+                raise FetchError(f"arXiv refused the query: {collapse(entry.get('summary', '')) or 'no reason given'}")
             paper = self._paper(entry)
             if paper is not None:
                 out.append(paper)
@@ -221,6 +258,8 @@ class ArxivClient:
             published=published,
             updated=updated,
             comment=collapse(entry.get("arxiv_comment", "")),
+            doi=collapse(entry.get("arxiv_doi", "")),
+            journal_ref=collapse(entry.get("arxiv_journal_ref", "")),
         )
 
     @staticmethod
@@ -311,16 +350,17 @@ class ArxivClient:
         return list(out.values())
 
     def listing(self, categories: list[str] | None = None) -> Listing:
-        """The listing feed of the latest mailing; entries are (id, announce_type)."""
+        """The listing feed (Atom or RSS 2.0) of the latest mailing; entries are (id, announce_type).
+
+        The mailing is read off the entries' listing date (`published` / `pubDate`), never off the
+        build time: a feed built between 20:00 and midnight New-York time still lists the mailing of
+        the evening before.
+        """
         cats = categories if categories is not None else self.cfg.categories
         url = self.cfg.listing_url.replace("{categories}", "+".join(cats))
         parsed = self._get(url, None, "listing feed")
         head = parsed.get("feed", {})
-        stamp = _parse_time(head.get("updated", "") or head.get("published", ""))
-        if stamp is None and parsed.get("entries"):
-            # Entries carry the listing date too (New-York midnight after the mailing).
-            first = parsed["entries"][0]
-            stamp = _parse_time(first.get("published", "") or first.get("updated", ""))
+        listed: Counter[date] = Counter()
         entries: list[tuple[str, str]] = []
         seen: set[str] = set()
         for entry in parsed.get("entries", []):
@@ -332,13 +372,32 @@ class ArxivClient:
             if arxiv_id is None:
                 self.warnings.append(f"listing feed: skipped an entry without an arXiv id ({entry.get('id', '')!r})")
                 continue
+            day = _listing_date_of(_parse_time(entry.get("published", "")))
+            if day is not None:
+                listed[day] += 1
             if arxiv_id in seen:
                 continue
             seen.add(arxiv_id)
             entries.append((arxiv_id, kind))
-        if stamp is None and entries:
-            self.warnings.append("listing feed: no date on the feed; cannot tell which mailing it lists")
-        return Listing(mailing_date=_mailing_date_of(stamp), entries=entries)
+        if len(listed) > 1:
+            self.warnings.append(
+                "listing feed: entries carry different listing dates ("
+                + ", ".join(f"{d}: {n}" for d, n in sorted(listed.items()))
+                + "); the most common one decides"
+            )
+        # Ties go to the later date; the content check in the fetch stage has the last word anyway.
+        listing_date = max(listed, key=lambda d: (listed[d], d)) if listed else None
+        if listing_date is None:
+            # An RSS channel carries the listing date as its pubDate; Atom's feed `updated` is the build time.
+            listing_date = _listing_date_of(_parse_time(head.get("published", "")))
+        if listing_date is None and entries:
+            self.warnings.append("listing feed: no listing date on the feed; cannot tell which mailing it lists")
+        return Listing(
+            mailing_date=_mailing_date_of(listing_date),
+            entries=entries,
+            listing_date=listing_date,
+            built=_parse_time(head.get("updated", "")),
+        )
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -42,6 +42,8 @@ class Paper:
     updated: datetime  # this version, aware (UTC)
     comment: str = ""
     announce_type: str = ""  # from the listing feed when it decided the paper (new, cross, ...)
+    doi: str = ""  # arxiv:doi, when the authors gave one
+    journal_ref: str = ""  # arxiv:journal_ref, when the authors gave one
 
     # Cached: dedupe reads these several times per paper; an invalid id still raises on first use.
     @cached_property
@@ -130,6 +132,8 @@ class Entry(_Record):
     published: str = ""
     updated: str = ""
     comment: str = ""
+    doi: str = ""
+    journal_ref: str = ""
     status: Literal["done", "failed", "partial", "pending", "imported"] = "pending"
     # None means the task was never asked for: no LLM (English abstract, no details block).
     translation: TaskResult | None = None

@@ -103,6 +103,8 @@ def _entry_from_paper(paper: Paper, cfg: Config) -> Entry:
         published=paper.published.astimezone(UTC).isoformat(),
         updated=paper.updated.astimezone(UTC).isoformat(),
         comment=paper.comment,
+        doi=paper.doi,
+        journal_ref=paper.journal_ref,
     )
 
 

@@ -1,10 +1,11 @@
-"""A local arXiv: the API at /api/query (search and id_list, arXiv-style Atom) and the listing feed at /atom/<cats>."""
+"""A local arXiv: the API at /api/query (search and id_list, arXiv-style Atom), listing feeds at /atom/ and /rss/."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from ..models import Paper, split_id
@@ -26,6 +27,8 @@ def make_paper(
     authors: tuple[str, ...] | list[str] = ("Ada Example", "Bo Sample"),
     updated: datetime | None = None,
     comment: str = "",
+    doi: str = "",
+    journal_ref: str = "",
 ) -> Paper:
     """A Paper with invented text, for tests and the demo; times are turned into aware UTC."""
     pub = published.astimezone(UTC)
@@ -38,6 +41,8 @@ def make_paper(
         published=pub,
         updated=(updated or published).astimezone(UTC),
         comment=comment,
+        doi=doi,
+        journal_ref=journal_ref,
     )
 
 
@@ -58,6 +63,10 @@ def entry_xml(p: Paper, *, abs_base: str = "http://arxiv.org/abs/") -> str:
     parts += [f"    <author>\n      <name>{escape(a)}</name>\n    </author>" for a in p.authors]
     if p.comment:
         parts.append(f"    <arxiv:comment>{escape(p.comment)}</arxiv:comment>")
+    if p.journal_ref:
+        parts.append(f"    <arxiv:journal_ref>{escape(p.journal_ref)}</arxiv:journal_ref>")
+    if p.doi:
+        parts.append(f"    <arxiv:doi>{escape(p.doi)}</arxiv:doi>")
     parts.append(f'    <link href={quoteattr(abs_base + p.id)} rel="alternate" type="text/html"/>')
     pdf = abs_base.replace("/abs/", "/pdf/") + p.id
     parts.append(f'    <link title="pdf" href={quoteattr(pdf)} rel="related" type="application/pdf"/>')
@@ -87,14 +96,30 @@ def api_feed(entries: list[str], *, total: int, start: int, per_page: int, title
 
 
 def listing_stamp(mailing_date: date) -> datetime:
-    """How arXiv dates a listing: New-York midnight after the 20:00 mailing."""
+    """How arXiv dates a listing's entries: New-York midnight after the 20:00 mailing."""
     return datetime.combine(mailing_date + timedelta(days=1), time(0, 0), tzinfo=NEW_YORK)
+
+
+_ATOM_HEAD_UPDATED = re.compile(rb"(<feed\b.*?<updated>)[^<]*(</updated>)", re.DOTALL)
+_ENTRY_UPDATED = re.compile(rb"(<entry>.*?<updated>)[^<]*(</updated>)", re.DOTALL)
+_RSS_BUILD = re.compile(rb"(<lastBuildDate>)[^<]*(</lastBuildDate>)")
+
+
+def restamp(feed: bytes, built: datetime) -> bytes:
+    """A listing feed (Atom or RSS 2.0) with its build time set to `built`; listing dates untouched."""
+    atom = built.astimezone(UTC).isoformat().encode()
+    rss = format_datetime(built.astimezone(UTC)).encode()
+    feed = _ATOM_HEAD_UPDATED.sub(lambda m: m.group(1) + atom + m.group(2), feed, count=1)
+    feed = _ENTRY_UPDATED.sub(lambda m: m.group(1) + atom + m.group(2), feed)
+    return _RSS_BUILD.sub(lambda m: m.group(1) + rss + m.group(2), feed)
 
 
 @dataclass
 class ListingSpec:
     mailing_date: date | None
     entries: list[tuple[str, str]] = field(default_factory=list)
+    built: datetime | None = None  # the feed's build time; None: the listing's own midnight
+    raw: Reply | None = None  # a whole feed served as is (a real one, say) instead of the above
 
 
 class ArxivStandIn(StandIn):
@@ -118,9 +143,19 @@ class ArxivStandIn(StandIn):
     def listing_url(self) -> str:
         return self.url + "/atom/{categories}"
 
-    def set_listing(self, mailing_date: date | None, entries: list[tuple[str, str]]) -> None:
-        """What the listing feed shows next: the mailing's New-York date and (id, announce_type) pairs."""
-        self._listing = ListingSpec(mailing_date, list(entries))
+    @property
+    def rss_listing_url(self) -> str:
+        return self.url + "/rss/{categories}"
+
+    def set_listing(
+        self, mailing_date: date | None, entries: list[tuple[str, str]], *, built: datetime | None = None
+    ) -> None:
+        """What the listing feed shows next: the mailing's New-York date, (id, announce_type) pairs, build time."""
+        self._listing = ListingSpec(mailing_date, list(entries), built)
+
+    def serve_listing(self, body: bytes, *, status: int = 200, content_type: str = ATOM) -> None:
+        """Serve these feed bytes (e.g. a real feed, see restamp) on both listing paths until set_listing."""
+        self._listing = ListingSpec(None, [], raw=Reply(status=status, body=body, content_type=content_type))
 
     def empty_page_next(self, total: int = 0) -> None:
         """The next request gets a well-formed feed with no entries (arXiv's known glitch)."""
@@ -152,13 +187,17 @@ class ArxivStandIn(StandIn):
 
     @property
     def listing_requests(self) -> list[Request]:
-        return [r for r in self.requests if r.path.startswith("/atom/")]
+        return [r for r in self.requests if r.path.startswith(("/atom/", "/rss/"))]
 
     # -- serving
     def handle(self, request: Request) -> Reply:
         if request.path == "/api/query":
             return self._api(request)
-        if request.path.startswith("/atom/"):
+        if request.path.startswith(("/atom/", "/rss/")):
+            if self._listing.raw is not None:
+                return self._listing.raw
+            if request.path.startswith("/rss/"):
+                return self._rss_listing(request.path[len("/rss/") :])
             return self._listing_feed(request)
         return Reply(status=404, body=b"not found")
 
@@ -184,40 +223,52 @@ class ArxivStandIn(StandIn):
         body = api_feed([entry_xml(p) for p in page], total=len(chosen), start=start, per_page=per_page)
         return Reply(body=body, content_type=ATOM)
 
-    def _listing_feed(self, request: Request) -> Reply:
-        cats = request.path[len("/atom/") :]
+    def _listed(self) -> tuple[datetime, datetime, list[tuple[str, str, Paper | None]]]:
         spec = self._listing
         by_id = {p.id: p for p in self.papers} | {p.base_id: p for p in self.papers}
-        stamp = listing_stamp(spec.mailing_date) if spec.mailing_date else datetime.now(NEW_YORK)
+        listed = listing_stamp(spec.mailing_date) if spec.mailing_date else datetime.now(NEW_YORK)
+        built = spec.built or listed
+        return listed, built, [(arxiv_id, kind, by_id.get(arxiv_id)) for arxiv_id, kind in spec.entries]
+
+    @staticmethod
+    def _shown(arxiv_id: str, p: Paper | None) -> tuple[str, str, str, str, str, tuple[str, ...]]:
+        return (
+            p.title if p else f"Listed paper {arxiv_id}",
+            p.abstract if p else "An invented abstract.",
+            ", ".join(p.authors) if p else "Ada Example",
+            p.base_id if p else split_id(arxiv_id)[0],
+            p.id if p else arxiv_id,
+            p.categories if p else ("cs.SD",),
+        )
+
+    def _listing_feed(self, request: Request) -> Reply:
+        # Like rss.arxiv.org's Atom form: `updated` is the build time, entries' `published` the listing date.
+        cats = request.path[len("/atom/") :]
+        listed, built, items = self._listed()
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',
             '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/" xml:lang="en-us">',
             f"  <id>http://rss.arxiv.org/atom/{escape(cats)}</id>",
             f"  <title>{escape(cats)} updates on arXiv.org</title>",
-            f"  <updated>{stamp.isoformat()}</updated>",
+            f"  <updated>{built.isoformat()}</updated>",
             f'  <link href="http://rss.arxiv.org/atom/{escape(cats)}" rel="self" type="application/atom+xml"/>',
             f"  <subtitle>{escape(cats)} updates on the arXiv.org e-print archive.</subtitle>",
         ]
-        for arxiv_id, kind in spec.entries:
-            p = by_id.get(arxiv_id)
-            title = p.title if p else f"Listed paper {arxiv_id}"
-            abstract = p.abstract if p else "An invented abstract."
-            authors = ", ".join(p.authors) if p else "Ada Example"
-            base = p.base_id if p else split_id(arxiv_id)[0]
-            versioned = p.id if p else arxiv_id
+        for arxiv_id, kind, p in items:
+            title, abstract, authors, base, versioned, categories = self._shown(arxiv_id, p)
             lines += [
                 "  <entry>",
                 f"    <id>oai:arXiv.org:{escape(versioned)}</id>",
                 f"    <title>{escape(title)}</title>",
-                f"    <updated>{stamp.isoformat()}</updated>",
+                f"    <updated>{built.isoformat()}</updated>",
                 f'    <link href="https://arxiv.org/abs/{escape(base)}" rel="alternate" type="text/html"/>',
                 f"    <summary>arXiv:{escape(versioned)} Announce Type: {escape(kind)}\nAbstract: {escape(abstract)}"
                 "</summary>",
             ]
-            lines += [f"    <category term={quoteattr(c)}/>" for c in (p.categories if p else ("cs.SD",))]
+            lines += [f"    <category term={quoteattr(c)}/>" for c in categories]
             lines += [
-                f"    <published>{stamp.isoformat()}</published>",
+                f"    <published>{listed.isoformat()}</published>",
                 f"    <arxiv:announce_type>{escape(kind)}</arxiv:announce_type>",
                 "    <dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>",
                 f"    <dc:creator>{escape(authors)}</dc:creator>",
@@ -225,3 +276,37 @@ class ArxivStandIn(StandIn):
             ]
         lines.append("</feed>")
         return Reply(body=("\n".join(lines) + "\n").encode("utf-8"), content_type=ATOM)
+
+    def _rss_listing(self, cats: str) -> Reply:
+        # Like rss.arxiv.org's RSS 2.0 form: lastBuildDate is the build time, pubDate the listing date.
+        listed, built, items = self._listed()
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:atom="http://www.w3.org/2005/Atom" version="2.0">',
+            "  <channel>",
+            f"    <title>{escape(cats)} updates on arXiv.org</title>",
+            f"    <link>http://rss.arxiv.org/rss/{escape(cats)}</link>",
+            f"    <description>{escape(cats)} updates on the arXiv.org e-print archive.</description>",
+            f"    <lastBuildDate>{format_datetime(built.astimezone(UTC))}</lastBuildDate>",
+            f"    <pubDate>{format_datetime(listed)}</pubDate>",
+        ]
+        for arxiv_id, kind, p in items:
+            title, abstract, authors, base, versioned, categories = self._shown(arxiv_id, p)
+            lines += [
+                "    <item>",
+                f"      <title>{escape(title)}</title>",
+                f"      <link>https://arxiv.org/abs/{escape(base)}</link>",
+                f"      <description>arXiv:{escape(versioned)} Announce Type: {escape(kind)}\n"
+                f"Abstract: {escape(abstract)}</description>",
+                f'      <guid isPermaLink="false">oai:arXiv.org:{escape(versioned)}</guid>',
+            ]
+            lines += [f"      <category>{escape(c)}</category>" for c in categories]
+            lines += [
+                f"      <pubDate>{format_datetime(listed)}</pubDate>",
+                f"      <arxiv:announce_type>{escape(kind)}</arxiv:announce_type>",
+                f"      <dc:creator>{escape(authors)}</dc:creator>",
+                "    </item>",
+            ]
+        lines += ["  </channel>", "</rss>"]
+        return Reply(body=("\n".join(lines) + "\n").encode("utf-8"), content_type="application/rss+xml")
