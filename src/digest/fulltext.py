@@ -135,7 +135,9 @@ def _join_heading_numbers(lines: list[_Line]) -> list[_Line]:
             if best is None or ln.x0 < best.x0:
                 best = ln
         if best is not None and best.text[:1].isupper():
-            best.text = f"{num.text} {best.text}"
+            # A drop capital ("S" + "PEECH separation...") is the first letter of the word beside it.
+            drop_cap = num.text.isalpha() and num.size > 1.5 * best.size and best.text.split()[0].isupper()
+            best.text = f"{num.text}{'' if drop_cap else ' '}{best.text}"
             best.x0 = num.x0
             dropped.add(i)
     return [ln for i, ln in enumerate(lines) if i not in dropped] if dropped else lines
@@ -207,22 +209,30 @@ def _with_paragraph_breaks(lines: list[_Line]) -> list[str]:
     return out
 
 
-# Line-end hyphens. TeX breaks a word only between syllables and never inside a word that already has a
-# hyphen, so "recog-/nition" is one word, while "end-/to-end" or "GMM-/based" keep their hyphen. When the
-# next line starts lower-case, the document itself decides: a form used elsewhere in the same paper ("end-to-end"
-# vs "endtoend", "feed-forward" vs "feedforward") wins. Otherwise the hyphen is kept when either part already
-# holds a hyphen or a digit, the left part is an acronym or a single letter (TeX leaves at least two), the pair
-# uses a common compound element (below), or both halves are words of four or more letters that the paper
-# uses on their own (post-/processing, ground-/truth); everything else is a broken word and is joined.
+# Line-end hyphens. TeX breaks a word only between syllables, leaves at least two letters before the break and
+# three after it, and never breaks a word that already has a hyphen elsewhere. So "recog-/nition" is one word,
+# while "end-/to-end", "GMM-/based" or "i-/vector" keep their hyphen. When the next line starts lower-case:
+# 1. the document decides first: whichever of "feed-forward" and "feedforward" the paper uses elsewhere wins;
+# 2. else the hyphen is kept when either part already holds a hyphen or a digit, the left part is an acronym or
+#    a single letter, or the left part is an adverb in -ly of six letters or more ("widely-/used");
+# 3. else when the pair uses a common compound element: a first element below ("self", "time", "multi"...)
+#    followed by a word the paper uses on its own ("self-/attention"), or a second element below ("-based",
+#    "-level", "-domain"...) after at least four letters;
+# 4. else when both halves are words of four or more letters that the paper uses on their own
+#    ("post-/processing", "ground-/truth"), unless the right one is a suffix that is also a word ("-fully");
+# everything else is a broken word and is joined ("mod-/els" -> "models").
 _COMPOUND_FIRST = frozenset(
     "self non end time frequency mel log high low one two three multi single cross semi state sequence text "
-    "speech speaker well long short full fine real large small deep pre post co far near".split()
+    "speech speaker well long short full fine real large small deep far near hand zero few".split()
 )
 _COMPOUND_SECOND = re.compile(
     r"^(based|level|wise|like|aware|free|domain|dependent|independent|specific|driven|guided|oriented|trained|"
-    r"agnostic|only|scale|dimensional|channel|speaker|end|art|to|of|and|the|time|term|grained|quality|order|"
-    r"attention|supervised|related|invariant|shot|head|resolution|sized|length|rate)\b"
+    r"agnostic|only|scale|dimensional|channel|speaker|end|time|term|grained|quality|order|supervised|related|"
+    r"invariant|shot|resolution|sized|length)\b"
 )
+# Closed words that the second-element list would otherwise split: "otherwise", "likewise", "clockwise".
+_CLOSED_FIRST = frozenset({"other", "like", "clock"})
+_SUFFIX_WORDS = frozenset("fully less ness ment ments able ably ship ward wards hood ever where".split())
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _EDGE_PUNCT = "\"'“”‘’()[]{},.;:!?"
 
@@ -248,7 +258,7 @@ def _vocabulary(lines: list[str]) -> Counter[str]:
 
 def _keep_hyphen(left: str, right: str, vocab: Counter[str]) -> bool:
     """Whether 'left-' at a line end and 'right' at the next line's start are a compound (see the rule above)."""
-    left = left.lstrip(_EDGE_PUNCT)
+    left = left.rsplit("/", 1)[-1].lstrip(_EDGE_PUNCT)
     right = right.rstrip(_EDGE_PUNCT)
     lo, ro = left.lower(), right.lower()
     hyphenated, joined = vocab[f"{lo}-{ro}"], vocab[lo + ro]
@@ -257,11 +267,13 @@ def _keep_hyphen(left: str, right: str, vocab: Counter[str]) -> bool:
     if "-" in left or "-" in right or any(c.isdigit() for c in left + right):
         return True
     letters = [c for c in left if c.isalpha()]
-    if len(letters) <= 1 or (len(letters) >= 2 and all(c.isupper() for c in letters)):
+    if len(letters) <= 1 or all(c.isupper() for c in letters) or (len(lo) >= 6 and lo.endswith("ly")):
         return True
-    if lo in _COMPOUND_FIRST or _COMPOUND_SECOND.match(ro):
+    if lo in _COMPOUND_FIRST and vocab[ro] > 0:
         return True
-    return len(lo) >= 4 and len(ro) >= 4 and vocab[lo] > 0 and vocab[ro] > 0
+    if len(lo) >= 4 and lo not in _CLOSED_FIRST and _COMPOUND_SECOND.match(ro):
+        return True
+    return len(lo) >= 4 and len(ro) >= 4 and ro not in _SUFFIX_WORDS and vocab[lo] > 0 and vocab[ro] > 0
 
 
 def _join_hyphens(lines: list[str]) -> list[str]:
@@ -437,7 +449,7 @@ _NAMED = re.compile(
     re.I,
 )
 _APPENDIX_HEAD = re.compile(r"^appendix\s+(?P<letter>[A-Z]|\d{1,2})(?:\s*[.:—–-]\s*|\s+)(?P<name>\S.*)?$", re.I)
-_INLINE_ABSTRACT = re.compile(r"^(abstract|ABSTRACT)\s*[—–:.\-]\s*(?P<rest>\S.*)$")
+_INLINE_ABSTRACT = re.compile(r"^(Abstract|ABSTRACT)\s*[—–:.\-]\s*(?P<rest>\S.*)$")
 # Names that stay unnumbered in numbered papers.
 _UNNUMBERED_KINDS = frozenset({"abstract", "references", "ack", "appendix"})
 _SMALL_WORDS = frozenset(
