@@ -413,7 +413,7 @@ def extract_html_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     blocks = ("".join(parser.parts)).split("\n\n")
-    cleaned = [" ".join(b.split()) for b in blocks]
+    cleaned = [" ".join(_CONTROL.sub("", b).split()) for b in blocks]
     return "\n\n".join(b for b in cleaned if b)
 
 
@@ -618,12 +618,12 @@ def _split_sections(text: str) -> list[_Section]:
     while i < len(lines):
         s = " ".join(lines[i].split())
         i += 1
-        if not s or len(s) > 100:
+        inline_abstract = _INLINE_ABSTRACT.match(s) if not sections and kind == "front" else None
+        if not s or (len(s) > 100 and not inline_abstract):
             buf.append(s)
             continue
         new_kind = new_label = ""
         level = "top"
-        inline_abstract = _INLINE_ABSTRACT.match(s) if not sections and kind == "front" else None
         numbered = None if inline_abstract else _numbered_heading(s, st)
         appendix_head = _APPENDIX_HEAD.match(s)
         if inline_abstract:
