@@ -738,8 +738,8 @@ def prepare_text(text: str, max_chars: int) -> tuple[str, list[str]]:
                 dropped_appendix.insert(0, s)
             else:
                 dropped.append(s.heading)
-    if dropped_appendix:
-        dropped.append(_appendix_note(dropped_appendix))
+        if kind == "appendix" and dropped_appendix:
+            dropped.append(_appendix_note(dropped_appendix))
 
     # Still too long: trim the longest bodies to a common cap, so short sections (abstract, conclusion) stay whole.
     total = len(_joined(kept))
