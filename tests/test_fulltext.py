@@ -520,3 +520,30 @@ def test_control_characters_removed() -> None:
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]", text)
     html = extract_html_text("<p>" + "math \x00 glyph \x07 " * 80 + "</p>")
     assert "\x00" not in html and "\x07" not in html
+
+
+def test_oversized_related_work_is_trimmed_not_dropped() -> None:
+    # The method's heading was lost (say, an odd layout): "related work" swallowed most of the paper.
+    raw = "\n".join(["1 Introduction", "intro " * 100, "2 Related Work", "prior " * 100, "SWALLOWED " * 900,
+                     "3 Results", "RESULTCORE " * 200])
+    text, dropped = prepare_text(raw, 3000)
+    assert "SWALLOWED" in text and "RESULTCORE" in text and dropped == []
+
+
+def test_numbered_references_count_whatever_the_numbering() -> None:
+    raw = "\n".join(["1 Introduction", "intro " * 20, "2 Method", "m " * 20, "3 Experiments", "e " * 20,
+                     "9 References", "[1] A cited paper about reeds."])
+    text, dropped = prepare_text(raw, 60000)
+    assert "cited paper" not in text and dropped == ["9 References"]
+
+
+def test_short_capital_heading_in_title_case_paper_and_unnumbered_papers() -> None:
+    raw = "\n".join(["1 Introduction", "i " * 20, "2 Related Work", "r " * 300, "3 CTC", "CTCCORE " * 100,
+                     "4 Results", "x " * 20])
+    assert [s.heading for s in _split_sections(raw)][-2:] == ["3 CTC", "4 Results"]
+    unnumbered = "\n".join(["Introduction", "i " * 20, "Related Work", "r " * 300, "Proposed Method",
+                            "METHODCORE " * 100, "Experimental Setup", "x " * 20, "Model", "y " * 5])
+    kinds = [(s.heading, s.kind) for s in _split_sections(unnumbered)]
+    assert ("Proposed Method", "method") in kinds and ("Experimental Setup", "experiments") in kinds
+    text, dropped = prepare_text(unnumbered, 1500)
+    assert "METHODCORE" in text and dropped == ["Related Work"]

@@ -445,7 +445,10 @@ _NUMBERED_LINE = re.compile(
 _NAMED = re.compile(
     r"^(abstract|introduction|related works?|background|conclusions?|concluding remarks|summary|discussion|"
     r"limitations|references|bibliography|acknowledge?ments?|supplementary materials?|appendix|appendices|"
-    r"methods?|experiments|results)\s*:?$",
+    r"methods?|methodology|experiments|results|"
+    # Further names that open a section in papers without numbers (only trusted while no numbering is seen).
+    r"(proposed |our )?(approach|model|method|system|framework|architecture)|experimental (setup|results)|"
+    r"evaluation|results and discussion|datasets?|implementation details|experimental evaluation)\s*:?$",
     re.I,
 )
 _APPENDIX_HEAD = re.compile(r"^appendix\s+(?P<letter>[A-Z]|\d{1,2})(?:\s*[.:—–-]\s*|\s+)(?P<name>\S.*)?$", re.I)
@@ -528,6 +531,14 @@ class _Numbering:
     late: bool = False  # the conclusion or the references have been seen
 
 
+def _same_style(st: _Numbering, system: str, dot: bool, caps: bool, m: re.Match[str]) -> bool:
+    """Same numbering and punctuation as the paper's first heading; capitals too, except a short all-capitals
+    name in a paper of title-case headings ("4 CTC" among "3 Model" and "5 Results")."""
+    if st.style is None or st.style[:2] != (system, dot):
+        return False
+    return st.style[2] == caps or (caps and len(m.group("name").split()) <= 3)
+
+
 def _numbered_heading(line: str, st: _Numbering) -> tuple[str, str] | None:
     """('top'|'sub'|'appendix'|'appendix-sub', letter) when `line` continues the paper's numbering, else None."""
     m = _NUMBERED_LINE.match(line)
@@ -542,15 +553,15 @@ def _numbered_heading(line: str, st: _Numbering) -> tuple[str, str] | None:
         value = int(parts[0])
         if len(parts) > 1:
             return ("sub", "") if st.style and st.style[0] == "arabic" and value == st.top else None
-        if st.style is None and value <= 2 or st.style == ("arabic", dot, caps) and st.top < value <= st.top + 2:
-            st.style, st.top = ("arabic", dot, caps), value
+        if st.style is None and value <= 2 or _same_style(st, "arabic", dot, caps, m) and st.top < value <= st.top + 2:
+            st.style, st.top = st.style or ("arabic", dot, caps), value
             return "top", ""
         return None
     roman_style = st.style is not None and st.style[0] == "roman"
     if re.fullmatch(r"[IVX]+", num) and dot and len(parts) == 1:
         value = _roman(num)
-        if st.style is None and value <= 2 or st.style == ("roman", dot, caps) and st.top < value <= st.top + 2:
-            st.style, st.top, st.sub_letter = ("roman", dot, caps), value, ""
+        if st.style is None and value <= 2 or _same_style(st, "roman", dot, caps, m) and st.top < value <= st.top + 2:
+            st.style, st.top, st.sub_letter = st.style or ("roman", dot, caps), value, ""
             return "top", ""
     letter = parts[0]
     if len(letter) != 1:
@@ -638,6 +649,11 @@ def _split_sections(text: str) -> list[_Section]:
                 new_kind = parent if parent in ("related", "appendix", "references", "ack") or own == "other" else own
             else:
                 new_kind = own
+        elif (named := _NUMBERED_LINE.match(s)) and _kind(named.group("name")) in _UNNUMBERED_KINDS and _NAMED.match(
+            named.group("name")
+        ):
+            # "7. References" counts even where the numbering check fails (a skipped number, another style).
+            new_kind = _kind(named.group("name"))
         elif _NAMED.match(s) and s[0].isupper() and (st.style is None or _kind(s) in _UNNUMBERED_KINDS):
             # In a numbered paper a bare "Method" or "Results" is a table's header, not a heading.
             new_kind = _kind(s)
@@ -726,11 +742,14 @@ def prepare_text(text: str, max_chars: int) -> tuple[str, list[str]]:
             s.body = _truncate(s.body, 1500)
 
     # Drop whole sections, least useful first: appendices (wherever they sit), then related work/background.
+    # A "related work" section holding over a third of the paper's text has swallowed sections whose heading was
+    # not recognised (the method, the experiments): it is trimmed like body text instead of dropped.
     dropped_appendix: list[_Section] = []
+    body_chars = sum(len(s.body) for s in kept if s.kind not in ("appendix", "front"))
     for kind in ("appendix", "related"):
         if len(_joined(kept)) <= max_chars:
             break
-        for s in [s for s in kept if s.kind == kind][::-1]:
+        for s in [s for s in kept if s.kind == kind and not (kind == "related" and len(s.body) * 3 > body_chars)][::-1]:
             if len(_joined(kept)) <= max_chars:
                 break
             kept.remove(s)
