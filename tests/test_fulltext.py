@@ -542,7 +542,7 @@ def test_short_capital_heading_in_title_case_paper_and_unnumbered_papers() -> No
                      "4 Results", "x " * 20])
     assert [s.heading for s in _split_sections(raw)][-2:] == ["3 CTC", "4 Results"]
     unnumbered = "\n".join(["Introduction", "i " * 20, "Related Work", "r " * 300, "Proposed Method",
-                            "METHODCORE " * 100, "Experimental Setup", "x " * 20, "Model", "y " * 5])
+                            "METHODCORE " * 300, "Experimental Setup", "x " * 20, "Model", "y " * 5])
     kinds = [(s.heading, s.kind) for s in _split_sections(unnumbered)]
     assert ("Proposed Method", "method") in kinds and ("Experimental Setup", "experiments") in kinds
     text, dropped = prepare_text(unnumbered, 1500)
