@@ -7,6 +7,7 @@ The marker sentences below let a test find out which sections survived extractio
 from __future__ import annotations
 
 import functools
+import re
 
 import pymupdf
 
@@ -19,6 +20,14 @@ CONCLUSION_MARKER = "We conclude that braided resonance is a simple and robust p
 ACK_MARKER = "We thank the night shift of the imaginary compute cluster for their patience."
 REFERENCE_MARKER = "Quill and Ember, A treatise on reed pipes, Journal of Unlikely Acoustics, 1901."
 APPENDIX_MARKER = "The appendix lists every hyperparameter of the braided encoder in a single table."
+ARXIV_STAMP = "arXiv:2611.04242v1  [eess.AS]  3 Nov 2026"
+COPYRIGHT_LINE = "1070-9908 © 2026 IEEE. Personal use is permitted, but republication requires IEEE permission."
+MANUSCRIPT_NOTE = (
+    "Manuscript received 2 March 2026; revised 9 April 2026; accepted 1 May 2026. This work was supported by "
+    "the Imaginary Foundation for Quiet Rooms. Ada Reed is with the Department of Listening, Marsh University."
+)
+# A heading number that LaTeX sets apart from its title: "2", "3.1", "A", "IV." (PyMuPDF splits them).
+_HEADING_NUMBER = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?|[IVX]+\.)\s+(\S.*)$")
 
 # A4 in points; 9 pt Helvetica at 11 pt leading, like a dense conference template.
 _W, _H = 595.0, 842.0
@@ -108,10 +117,21 @@ def _wrap(text: str, width: float, fontname: str, size: float) -> tuple[str, ...
 class _Layout:
     """Flows lines down columns and pages, adding the running header and page number to each page."""
 
-    def __init__(self, doc: pymupdf.Document, two_column: bool, header: str | None, top: float) -> None:
+    def __init__(
+        self,
+        doc: pymupdf.Document,
+        two_column: bool,
+        header: str | tuple[str, str] | None,
+        top: float,
+        *,
+        split_numbers: bool = False,
+        first_bottom: float = _BOTTOM,
+    ) -> None:
         self.doc = doc
         self.two_column = two_column
         self.header = header
+        self.split_numbers = split_numbers
+        self.first_bottom = first_bottom  # the left column of page one ends higher when a footnote sits below it
         full = _W - 2 * _MARGIN
         self.col_width = (full - _GUTTER) / 2 if two_column else full
         self.col = 0
@@ -126,7 +146,9 @@ class _Layout:
         self.page = self.doc.new_page(width=_W, height=_H)
         number = self.doc.page_count
         if self.header:
-            self.page.insert_text((_MARGIN, 34), self.header, fontsize=8, fontname="helv")
+            # A pair of heads alternates between odd and even pages, as in IEEE journals.
+            head = self.header if isinstance(self.header, str) else self.header[(number - 1) % 2]
+            self.page.insert_text((_MARGIN, 34), head, fontsize=8, fontname="helv")
         self.page.insert_text((_W / 2 - 4, 818), str(number), fontsize=8, fontname="helv")
         self.col = 0
         self.y = first_top if first_top is not None else _TOP
@@ -144,10 +166,19 @@ class _Layout:
 
     col_top = _TOP
 
+    def _bottom(self) -> float:
+        return self.first_bottom if self.doc.page_count == 1 and self.col == 0 else _BOTTOM
+
     def line(self, text: str, *, fontname: str = "helv", size: float = _SIZE) -> None:
-        if self.y + _LEAD > _BOTTOM:
+        if self.y + _LEAD > self._bottom():
             self._advance()
-        self.pending.append((self.y + size, self._x(), text, fontname, size))
+        m = _HEADING_NUMBER.match(text) if self.split_numbers and fontname == "hebo" else None
+        if m:
+            # Number and title as two pieces with a wide gap, the way LaTeX sets a section heading.
+            self.pending.append((self.y + size, self._x(), m.group(1), fontname, size))
+            self.pending.append((self.y + size, self._x() + 22, m.group(3), fontname, size))
+        else:
+            self.pending.append((self.y + size, self._x(), text, fontname, size))
         self.y += _LEAD if size <= _SIZE else _LEAD + 2
 
     def flush(self) -> None:
@@ -169,7 +200,9 @@ class _Layout:
         self.gap(5)
 
     def heading(self, text: str) -> None:
-        if self.y + 3 * _LEAD > _BOTTOM:  # keep a heading with its first lines
+        if not text:  # a paragraph that carries its own label, like IEEE's "Abstract—..."
+            return
+        if self.y + 3 * _LEAD > self._bottom():  # keep a heading with its first lines
             self._advance()
         self.gap(4)
         self.line(text, fontname="hebo", size=_HEAD_SIZE)
@@ -177,15 +210,33 @@ class _Layout:
 
 
 def _layout(
-    title: str, sections: list[tuple[str, str]], two_column: bool, header: str | None, references: bool
+    title: str,
+    sections: list[tuple[str, str]],
+    two_column: bool,
+    header: str | tuple[str, str] | None,
+    references: bool,
+    *,
+    split_numbers: bool = False,
+    ieee_notices: bool = False,
+    arxiv_stamp: bool = False,
 ) -> pymupdf.Document:
     doc = pymupdf.open()
     # Title block spans the full width of page one; the columns start below it.
     title_lines = _wrap(title, _W - 2 * _MARGIN, "hebo", 14)
     top = 70 + 18 * len(title_lines) + 30
-    layout = _Layout(doc, two_column, header, top)
+    layout = _Layout(doc, two_column, header, top, split_numbers=split_numbers,
+                     first_bottom=700.0 if ieee_notices else _BOTTOM)
     page = layout.page
     assert page is not None
+    if arxiv_stamp:
+        page.insert_text((30, 600), ARXIV_STAMP, fontsize=20, fontname="tiro", rotate=90, color=(0.5, 0.5, 0.5))
+    if ieee_notices:
+        # The first-page footnote under the left column (smaller type), and the copyright line under the page.
+        y = 712.0
+        for ln in _wrap(MANUSCRIPT_NOTE, layout.col_width, "helv", 7):
+            page.insert_text((_MARGIN, y), ln, fontsize=7, fontname="helv")
+            y += 8.5
+        page.insert_text((_MARGIN, 806), COPYRIGHT_LINE, fontsize=7, fontname="helv")
     y = 70.0
     for ln in title_lines:
         page.insert_text((_MARGIN, y + 14), ln, fontsize=14, fontname="hebo")
@@ -213,14 +264,23 @@ def make_paper_pdf(
     *,
     pages: int | None = None,
     two_column: bool = True,
-    running_header: str | None = RUNNING_HEADER,
+    running_header: str | tuple[str, str] | None = RUNNING_HEADER,
     references: bool = True,
     encrypt: bool = False,
     image_only: bool = False,
+    split_numbers: bool = False,
+    ieee_notices: bool = False,
+    arxiv_stamp: bool = False,
 ) -> bytes:
-    """Build a paper-like PDF from invented text; `pages` pads the Experiments section with filler."""
+    """Build a paper-like PDF from invented text; `pages` pads the Experiments section with filler.
+
+    `running_header` may be a pair (odd, even pages); `split_numbers` sets heading numbers apart from their
+    titles as LaTeX does; `ieee_notices` adds a "Manuscript received" footnote and a copyright line to page one;
+    `arxiv_stamp` adds arXiv's vertical margin stamp.
+    """
     secs = list(sections) if sections is not None else _default_sections()
-    doc = _layout(title, secs, two_column, running_header, references)
+    extras = {"split_numbers": split_numbers, "ieee_notices": ieee_notices, "arxiv_stamp": arxiv_stamp}
+    doc = _layout(title, secs, two_column, running_header, references, **extras)
     if pages is not None and doc.page_count < pages:
         # Roughly 120 filler lines fill one two-column page; grow until the count is reached.
         extra = 0
@@ -230,7 +290,7 @@ def make_paper_pdf(
             if not any(h.endswith("Experiments") for h, _ in secs):
                 padded.append(("4 Experiments", "\n\n".join([_FILLER] * extra)))
             doc.close()
-            doc = _layout(title, padded, two_column, running_header, references)
+            doc = _layout(title, padded, two_column, running_header, references, **extras)
     if image_only:
         scanned = pymupdf.open()
         for page in doc:
