@@ -1,0 +1,132 @@
+"""The site's search: a Pagefind index written into the built site, and the search page that queries it.
+
+Pagefind runs as a binary shipped in a Python package; everything it writes (index, WebAssembly, UI) lives
+under the site's `pagefind/` folder, so search works on any static host and asks no third-party host for
+anything. Chinese is split into words only by the *extended* Pagefind binary (package `pagefind[extended]`),
+so the index refuses to build with the plain one. Pages must carry `<html lang="zh-CN">`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import DigestError
+
+BUNDLE_DIR = "pagefind"
+SEARCH_PAGE = "search.html"
+INSTALL_HINT = "install it with `pip install 'pagefind[extended]'` (the extended binary splits Chinese into words)"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """What `build_search_index` wrote."""
+
+    bundle_dir: Path  # <site>/pagefind
+    pages: int  # pages in the index (files skipped for lacking `data-pagefind-body` not counted)
+    files: int  # HTML files Pagefind read
+    seconds: float
+
+
+def pagefind_binary() -> Path:
+    """The Pagefind binary the `pagefind` package will run (PAGEFIND_BINARY_PATH, else the installed one)."""
+    try:
+        from pagefind.service import get_executable
+    except ImportError:
+        raise DigestError(f"the search index needs the pagefind package; {INSTALL_HINT}") from None
+    found = get_executable()
+    if found is None or not found.is_file():
+        raise DigestError(f"no Pagefind binary found; {INSTALL_HINT}")
+    return found
+
+
+def segments_chinese(binary: Path) -> bool:
+    """Whether a Pagefind binary is the extended build, the one that splits Chinese text into words."""
+    return "extended" in binary.name
+
+
+async def _guarded(index: Any, work: Awaitable[T], what: str) -> T:
+    """Await work, but fail instead of hanging if the Pagefind process dies (the package would wait forever)."""
+    task = asyncio.ensure_future(work)
+    poller = getattr(getattr(index, "_service", None), "_poll_task", None)
+    if poller is None:
+        return await task
+    done, _ = await asyncio.wait({task, poller}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        return task.result()
+    task.cancel()
+    raise DigestError(f"the Pagefind indexer stopped while {what}; run `digest build` again, or reinstall pagefind")
+
+
+async def _index(site_dir: Path, bundle_dir: Path, glob: str | None, language: str | None) -> int:
+    from pagefind.index import IndexConfig, PagefindIndex
+
+    config: IndexConfig = {"output_path": str(bundle_dir)}
+    if language:
+        config["force_language"] = language
+    async with PagefindIndex(config=config) as index:
+        result = await _guarded(index, index.add_directory(str(site_dir), glob=glob), f"reading {site_dir}")
+        # the context's exit writes the bundle
+        return int(result["page_count"])
+
+
+def build_search_index(
+    site_dir: Path,
+    *,
+    glob: str | None = None,
+    language: str | None = "zh-cn",
+    require_chinese: bool = True,
+) -> SearchIndex:
+    """Index the HTML pages of a built site into `<site_dir>/pagefind/`, replacing an earlier index.
+
+    `glob` limits the pages (Pagefind's syntax, default every `.html`); `language` forces one index language
+    (pages are Chinese with English titles). Pages with a `data-pagefind-body` element are indexed by that
+    element only, and then pages without one are skipped: mark the post body so home and archive pages do
+    not duplicate results.
+    """
+    binary = pagefind_binary()
+    if require_chinese and not segments_chinese(binary):
+        raise DigestError(f"{binary} is the plain Pagefind build, which cannot search Chinese; {INSTALL_HINT}")
+    if not site_dir.is_dir():
+        raise DigestError(f"{site_dir}: no such site folder; run `digest build` first")
+    bundle_dir = site_dir / BUNDLE_DIR
+    if bundle_dir.exists():
+        if not (bundle_dir / "pagefind-entry.json").is_file():
+            raise DigestError(
+                f"{bundle_dir} exists but holds no Pagefind index; move it away so the search index can be written"
+            )
+        # hashed file names change every build: drop the old bundle rather than let it pile up
+        shutil.rmtree(bundle_dir)
+    start = time.perf_counter()
+    try:
+        files = asyncio.run(_index(site_dir.resolve(), bundle_dir.resolve(), glob, language))
+    except DigestError:
+        raise
+    except FileNotFoundError:
+        raise DigestError(f"no Pagefind binary found; {INSTALL_HINT}") from None
+    except Exception as exc:  # the package raises bare Exception with Pagefind's message
+        message = " ".join(str(a) for a in exc.args if a) or type(exc).__name__
+        raise DigestError(f"Pagefind could not index {site_dir}: {message}") from None
+    entry = bundle_dir / "pagefind-entry.json"
+    try:
+        languages = json.loads(entry.read_text(encoding="utf-8")).get("languages", {})
+        pages = sum(int(lang.get("page_count", 0)) for lang in languages.values())
+    except (OSError, ValueError, AttributeError):
+        problem = f"Pagefind wrote no readable index into {bundle_dir}; check that the folder is writable"
+        raise DigestError(problem) from None
+    return SearchIndex(bundle_dir=bundle_dir, pages=pages, files=files, seconds=time.perf_counter() - start)
+
+
+def search_page_url(query: str = "") -> str:
+    """The site-root path of the search page, with `?q=` when a query is given (for links such as topic chips)."""
+    from urllib.parse import urlencode
+
+    return SEARCH_PAGE + (f"?{urlencode({'q': query})}" if query else "")
