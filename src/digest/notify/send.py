@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import httpx
 
@@ -56,24 +56,49 @@ def secret(environ: Mapping[str, str], name: str) -> str:
     return value.strip()
 
 
+def _token_parts(value: str) -> list[str]:
+    """Pieces of a secret that may be printed on their own: a webhook URL's path, the tokens in its path and query,
+    a bot token's part after the colon. Short plain words (hook, v2, send) are not tokens."""
+    parts: list[str] = []
+    if value.startswith(("http://", "https://")):
+        u = urlsplit(value)
+        parts += [u.path, f"{u.path}?{u.query}"] if u.query else [u.path]
+        pieces = [seg for seg in u.path.split("/") if seg] + [v for _, v in parse_qsl(u.query)]
+        parts += [p for p in pieces if len(p) >= 16 or (len(p) >= 6 and any(c.isdigit() for c in p))]
+    elif ":" in value:
+        parts.append(value.split(":", 1)[1])
+    return [p for p in parts if len(p) >= 6]
+
+
 def channel_secrets(channel: Any, environ: Mapping[str, str]) -> list[str]:
-    """The values of every secret the channel names (set ones only): what must never be printed."""
-    return [environ[n].strip() for n in channel.secret_envs() if environ.get(n, "").strip()]
+    """The values of every secret the channel names (set ones only), and their token parts: never printed."""
+    values = [environ[n].strip() for n in channel.secret_envs() if environ.get(n, "").strip()]
+    return values + [p for v in values for p in _token_parts(v)]
 
 
 # ------------------------------------------------------------------ mail
 
 
-def default_smtp(channel: EmailChannel) -> smtplib.SMTP:
-    """Connect as configured: plain, STARTTLS or TLS from the start, certificates checked."""
-    if channel.security == "ssl":
-        return smtplib.SMTP_SSL(
-            channel.smtp_host, channel.port, timeout=channel.timeout_seconds, context=ssl.create_default_context()
-        )
-    conn = smtplib.SMTP(channel.smtp_host, channel.port, timeout=channel.timeout_seconds)
-    if channel.security == "starttls":
-        conn.starttls(context=ssl.create_default_context())
-    return conn
+def smtp_connector(context: ssl.SSLContext | None = None) -> SmtpFactory:
+    """A factory connecting as configured (plain, STARTTLS or TLS from the start); `context` checks certificates."""
+
+    def connect(channel: EmailChannel) -> smtplib.SMTP:
+        ctx = context or ssl.create_default_context()
+        if channel.security == "ssl":
+            return smtplib.SMTP_SSL(channel.smtp_host, channel.port, timeout=channel.timeout_seconds, context=ctx)
+        conn = smtplib.SMTP(channel.smtp_host, channel.port, timeout=channel.timeout_seconds)
+        if channel.security == "starttls":
+            try:
+                conn.starttls(context=ctx)
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    return connect
+
+
+default_smtp: SmtpFactory = smtp_connector()
 
 
 def send_email(
