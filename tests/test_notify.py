@@ -20,7 +20,6 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from helpers import make_entry, make_record
 
 from digest.errors import ConfigError
 from digest.models import TaskResult
@@ -29,6 +28,7 @@ from digest.notify import formats as F
 from digest.notify.config import NotifyConfig
 from digest.notify.send import smtp_connector
 from digest.standins.base import Reply, Request, StandIn
+from helpers import make_entry, make_record
 
 NOW = datetime(2026, 1, 7, 1, 30, tzinfo=UTC)
 SITE = "https://example.org/blog"
