@@ -577,3 +577,39 @@ def test_tls_modes_with_login(cert, receiver, security):
     finally:
         ctl.stop()
 
+
+
+# ------------------------------------------------------------------ `digest notify` by hand
+
+
+def test_notify_command_prints_sends_and_reports(receiver):
+    from digest.notify import notify_command
+
+    env = env_for(receiver)
+    cfg = parse_notify_config({"channels": [{"name": "sl", "kind": "slack", "url_env": "SLACK_URL"},
+                                            {"name": "hook", "kind": "webhook", "url_env": "HOOK_URL"}]})
+    rec = day_record()
+    lines: list[str] = []
+    seen: list[str] = []  # everything printed, for the secret scan
+
+    def echo(text: str) -> None:
+        lines.append(text)
+        seen.append(text)
+
+    kw = dict(environ=env, clock=clock, topics=TOPICS, labels=LABELS, site_url=SITE, echo=echo)
+    code, sent = notify_command(rec, cfg, already_sent={}, dry_run=True, **kw)
+    assert code == 0 and sent == {} and receiver.requests == []
+    assert any("== sl (slack): 1 message" in x for x in lines) and any('"date": "2026-01-07"' in x for x in lines)
+    lines.clear()
+    receiver.fail_next(Reply(500))
+    code, sent = notify_command(rec, cfg, already_sent={}, **kw)
+    assert code == 1 and list(sent) == ["hook"]
+    assert lines[0].startswith("notify 2026-01-07: channel sl (slack) not sent: HTTP 500")
+    assert lines[1] == f"2026-01-07: sent to hook at {NOW.isoformat(timespec='seconds')}"
+    lines.clear()
+    code, sent = notify_command(rec, cfg, already_sent=sent, **kw)
+    assert code == 0 and set(sent) == {"hook", "sl"}
+    assert lines == [f"2026-01-07: sent to sl at {NOW.isoformat(timespec='seconds')}",
+                     f"2026-01-07: hook skipped (already sent at {NOW.isoformat(timespec='seconds')})"]
+    assert len(receiver.posts("webhook")) == 1 and len(receiver.posts("slack")) == 2
+    assert_no_secret(*seen)

@@ -5,6 +5,7 @@ Standalone: the pipeline calls `notify_day` after a run and stores `NotifyOutcom
 
 from __future__ import annotations
 
+from .command import notify_command
 from .config import KNOWN_TOPICS, Channel, NotifyConfig, parse_notify_config
 from .core import NotifyOutcome, notify_day, summary_lines, untranslated
 from .formats import build_messages, preview
@@ -23,6 +24,7 @@ __all__ = [
     "build_messages",
     "default_anchor",
     "default_smtp",
+    "notify_command",
     "notify_day",
     "parse_notify_config",
     "post_url",

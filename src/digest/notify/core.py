@@ -135,5 +135,4 @@ def summary_lines(outcome: NotifyOutcome, day: str) -> list[str]:
         return [f"{day}: notifications not sent ({outcome.reason})"]
     lines = [f"{day}: sent to {name} at {at}" for name, at in outcome.sent.items()]
     lines += [f"{day}: {name} skipped ({why})" for name, why in outcome.skipped.items()]
-    lines += [f"{day}: {name} failed ({why})" for name, why in outcome.failed.items()]
     return lines
