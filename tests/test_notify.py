@@ -136,8 +136,9 @@ def free_port() -> int:
 @pytest.fixture
 def smtp_server():
     sink = MailSink()
+    # A generous ready_timeout: a busy machine may be slow to start the server thread.
     ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), authenticator=sink.authenticator,
-                     auth_require_tls=False)
+                     auth_require_tls=False, ready_timeout=60)
     ctl.start()
     try:
         yield sink, ctl.port
@@ -307,12 +308,16 @@ def test_big_day_is_shortened_or_split_within_the_limit(kind):
         assert len(msgs) == 1
         assert "另有" in text and with_site.post_url in text
         assert with_site.papers[0].link in text and with_site.papers[-1].link not in text
-    # Without a site there is no full post to point at: split, and no paper is lost.
+    # Without a site there is no full post to point at: Telegram still splits, the others say how many are left out.
     bare = build_digest(rec, topics=TOPICS, labels=LABELS)
     parts = F.build_messages(_channel(kind), bare, NOW)
-    assert len(parts) > 1 and all(_fits(kind, m) for m in parts)
+    assert all(_fits(kind, m) for m in parts)
     joined = json.dumps(parts, ensure_ascii=False)
-    assert all(p.link in joined for p in bare.papers)
+    if kind == "telegram":
+        assert len(parts) > 1 and all(p.link in joined for p in bare.papers)
+    else:
+        assert len(parts) == 1 and "未列出" in joined and "完整日报" not in joined
+        assert bare.papers[0].link in joined
 
 
 def test_small_day_formats():
@@ -559,7 +564,7 @@ def test_tls_modes_with_login(cert, receiver, security):
     kwargs: dict[str, Any] = {"tls_context": server_ctx} if security == "starttls" else {"ssl_context": server_ctx}
     # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; implicit TLS is checked through session.ssl below.
     ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), authenticator=sink.authenticator,
-                     auth_require_tls=security == "starttls", **kwargs)
+                     auth_require_tls=security == "starttls", ready_timeout=60, **kwargs)
     ctl.start()
     try:
         client_ctx = ssl.create_default_context(cafile=str(crt))

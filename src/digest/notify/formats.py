@@ -1,8 +1,9 @@
 """One formatter per platform: a DayDigest becomes the messages (JSON bodies or a mail) that platform accepts.
 
-Each platform's size limit is a constant below, with where it is documented. A day too long for one message is
-shortened to fit, ending with a link to the full post; without a post URL (no site.url), or on Telegram, it is
-split into several messages instead, so no paper is ever left out without a link to it.
+Each platform's size limit is a constant below, with where it is documented. On the chat webhooks (Feishu,
+DingTalk, WeCom, Slack, Discord) a day too long for one message is shortened to fit: as many papers as fit, then
+"N more" and a link to the full post (the count alone without site.url), so a day is always one POST. Telegram
+splits the day into several messages instead, every paper in one of them.
 """
 
 from __future__ import annotations
@@ -82,19 +83,19 @@ def counts_line(d: DayDigest) -> str:
 
 
 def omitted_line(d: DayDigest, omitted: int) -> str:
-    return f"另有 {omitted} 篇未列出，见完整日报"
+    return f"另有 {omitted} 篇未列出" + ("，见完整日报" if d.post_url else "")
 
 
 # ------------------------------------------------------------------ fitting into a size limit
 
 
 def fit(d: DayDigest, render: Render, fits: Callable[[Payload], bool], *, split: bool) -> list[Payload]:
-    """All papers in as few messages as fit; shortened (with the omitted count) unless `split` or no post URL."""
+    """All papers in one message if they fit; else shortened (with the omitted count), or split when `split`."""
     papers = list(d.papers)
     whole = render(d, papers, 1, 1, 0)
     if fits(whole):
         return [whole]
-    if not split and d.post_url:
+    if not split:
         lo, hi = 0, len(papers) - 1  # the most papers that fit with the "see the full post" line
         while lo < hi:
             mid = (lo + hi + 1) // 2
@@ -152,7 +153,9 @@ def _md_summary(d: DayDigest, part: int) -> list[str]:
 def _md_omitted(d: DayDigest, omitted: int) -> list[str]:
     if not omitted:
         return [_md_link("完整日报", d.post_url)] if d.post_url else []
-    return [f"{omitted_line(d, omitted)}：{_md_link('完整日报', d.post_url or '')}"]
+    if not d.post_url:
+        return [omitted_line(d, omitted)]
+    return [f"{omitted_line(d, omitted)}：{_md_link('完整日报', d.post_url)}"]
 
 
 def render_feishu(d: DayDigest, papers: Sequence[PaperItem], start: int, part: int, omitted: int) -> Payload:
@@ -247,9 +250,11 @@ def render_slack(d: DayDigest, papers: Sequence[PaperItem], start: int, part: in
     if section:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
     if omitted or d.post_url:
-        tail = (f"{omitted_line(d, omitted)}：" if omitted else "") + (
-            _slack_link("完整日报", d.post_url) if d.post_url else ""
-        )
+        link = _slack_link("完整日报", d.post_url) if d.post_url else ""
+        if omitted:
+            tail = _slack_esc(omitted_line(d, omitted)) + (f"：{link}" if link else "")
+        else:
+            tail = link
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": tail}]})
     fallback = f"{heading(d, part)}：{len(papers)} 篇" + (f" {d.post_url}" if d.post_url else "")
     return {"text": fallback, "blocks": blocks}
@@ -288,8 +293,9 @@ def _tg_text(d: DayDigest, papers: Sequence[PaperItem], start: int, part: int, o
         lines.append(f'{i}. <a href="{esc(p.link, quote=True)}">{esc(p.title)}</a>')
         if p.topics:
             lines.append(f"<i>{esc(d.paper_topics(p))}</i>")
-    if omitted:
-        lines.append(f'\n{esc(omitted_line(d, omitted))}：<a href="{esc(d.post_url or "", quote=True)}">完整日报</a>')
+    if omitted:  # only when shortened, which Telegram never is; kept for a caller passing split=False
+        link = f'：<a href="{esc(d.post_url, quote=True)}">完整日报</a>' if d.post_url else ""
+        lines.append(f"\n{esc(omitted_line(d, omitted))}{link}")
     return "\n".join(lines)
 
 
@@ -299,7 +305,7 @@ def telegram_renderer(chat_id: str) -> Render:
             "chat_id": chat_id,
             "text": _tg_text(d, papers, start, part, omitted),
             "parse_mode": "HTML",
-            "disable_web_page_preview": True,
+            "link_preview_options": {"is_disabled": True},  # replaced disable_web_page_preview in Bot API 7.0
         }
 
     return render
