@@ -72,8 +72,13 @@ class _Channel(_Model):
         return [k.strip() for k in v]
 
     def secret_envs(self) -> list[str]:
-        """Names of the variables holding this channel's secrets (their values are redacted everywhere)."""
-        return [v for k, v in self.__dict__.items() if k.endswith("_env") and isinstance(v, str)]
+        """Names of the variables holding this channel's secrets (their values are redacted everywhere).
+
+        The SMTP user name is read from the environment too but is no secret (often the From address itself):
+        redacting it would blank out the sender in previews and messages.
+        """
+        fields = self.__dict__.items()
+        return [v for k, v in fields if k.endswith("_env") and k != "username_env" and isinstance(v, str)]
 
 
 class EmailChannel(_Channel):
