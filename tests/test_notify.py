@@ -618,3 +618,36 @@ def test_notify_command_prints_sends_and_reports(receiver):
                      f"2026-01-07: hook skipped (already sent at {NOW.isoformat(timespec='seconds')})"]
     assert len(receiver.posts("webhook")) == 1 and len(receiver.posts("slack")) == 2
     assert_no_secret(*seen)
+
+
+def test_telegram_sends_every_chunk_in_order(receiver):
+    env = env_for(receiver)
+    cfg = parse_notify_config({"channels": [{"name": "tg", "kind": "telegram", "token_env": "TG_TOKEN",
+                                             "chat_id": "42", "api_url": receiver.url}]})
+    rec = day_record(120, title_len=40)
+    o = run(rec, cfg, env)
+    assert list(o.sent) == ["tg"]
+    bodies = [json.loads(r.body) for r in receiver.requests]
+    assert len(bodies) > 1 and all(len(b["text"]) <= F.TELEGRAM_TEXT_LIMIT for b in bodies)
+    assert all(b["parse_mode"] == "HTML" and b["chat_id"] == "42" for b in bodies)
+    joined = "".join(b["text"] for b in bodies)
+    anchors = [f"#2601-{i:05d}\"" for i in range(1, 121)]
+    positions = [joined.index(a) for a in anchors]
+    assert positions == sorted(positions)  # every paper once, in order across the chunks
+    assert "（续 2）" in bodies[1]["text"]
+
+
+def test_an_overlong_title_is_cut_to_fit_the_smallest_limit():
+    rec = day_record(1)
+    rec.papers[0].title = "Speech " * 800
+    d = build_digest(rec, site_url=SITE)
+    assert len(d.papers[0].title) <= 300 and d.papers[0].title.endswith("…")
+    (wecom,) = F.build_messages(_channel("wecom"), d, NOW)
+    assert _fits("wecom", wecom) and d.papers[0].link in wecom["markdown"]["content"]
+
+
+def test_unreachable_smtp_server_is_a_warning(receiver):
+    cfg = parse_notify_config({"channels": [email_channel(free_port(), timeout_seconds=5)]})
+    o = run(day_record(), cfg, env_for(receiver))
+    assert o.sent == {} and o.failed["mail"].startswith("cannot reach 127.0.0.1:")
+    assert_no_secret(outcome_text(o))
