@@ -78,6 +78,20 @@ def _parse_day(value: str, what: str = "--date") -> date:
         raise UsageError(f"{what}: expected an existing date YYYY-MM-DD, got {value!r}") from None
 
 
+def _not_future(d: date, cfg: Config, services: Any, what: str = "--date") -> date:
+    """A day more than one day past today (in the window's time zone) has no arXiv mailing yet: a usage error."""
+    from zoneinfo import ZoneInfo
+
+    today = services.clock().astimezone(ZoneInfo(cfg.window.timezone)).date()
+    if (d - today).days > 1:
+        also = ", or leave --date out for the latest post" if what == "--date" else ""
+        raise UsageError(
+            f"{what}: {d.isoformat()} is in the future (today is {today.isoformat()}) and arXiv has listed nothing "
+            f"for it yet; give a date up to tomorrow{also}"
+        )
+    return d
+
+
 def normalise_arxiv_id(value: str) -> str:
     """Accept 2601.20573, 2601.20573v2, arXiv:2601.20573 or an abs/pdf URL; reject anything else."""
     raw = value.strip()
@@ -152,11 +166,13 @@ def _summarise(rep: Reporter, outcomes: list[Any]) -> int:
 def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
     """The daily job: fetch, select, translate, deep-read and write the post for one date."""
     cfg = ctx.config()
+    from .check import site_folders_or_fail
     from .pipeline import run_days
     from .window import latest_anchor_date
 
     services = ctx.services()
-    d = _parse_day(day) if day else latest_anchor_date(services.clock(), cfg.window)
+    d = _not_future(_parse_day(day), cfg, services) if day else latest_anchor_date(services.clock(), cfg.window)
+    site_folders_or_fail(cfg)
     outcomes = run_days(cfg, [d], services, no_llm=no_llm, force=force)
     return _summarise(ctx.reporter, outcomes)
 
@@ -169,11 +185,14 @@ def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
 def backfill(ctx: Context, start: str, end: str | None, force: bool) -> int:
     """One post per day from START to END (inclusive), oldest first."""
     cfg = ctx.config()
+    from .check import site_folders_or_fail
     from .pipeline import backfill as do_backfill
 
+    services = ctx.services()
     s = _parse_day(start, "START")
-    e = _parse_day(end, "END") if end else s
-    outcomes = do_backfill(cfg, s, e, ctx.services(), force=force)
+    e = _not_future(_parse_day(end, "END"), cfg, services, "END") if end else _not_future(s, cfg, services, "START")
+    site_folders_or_fail(cfg)
+    outcomes = do_backfill(cfg, s, e, services, force=force)
     return _summarise(ctx.reporter, outcomes)
 
 

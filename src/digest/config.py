@@ -485,7 +485,7 @@ def parse_config(data: Any, source: str = "config.yaml", base_dir: Path | None =
     except ValidationError as exc:
         errors = exc.errors()
         # Nested list positions (e.g. holidays[2]) are kept in the message, not the key.
-        loc, msg = _message(errors[0], data)
+        loc, msg = _message(dict(errors[0]), data)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {loc}: {msg}{more}") from None
     return cfg.model_copy(update={"base_dir": base_dir or Path(".")})
