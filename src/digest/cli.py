@@ -268,6 +268,28 @@ def build(ctx: Context, out: Path) -> int:
 
 
 @main.command()
+@_common
+def check(ctx: Context) -> int:
+    """Preflight for unattended runs: config, key, model service, arXiv, folders; exit 1 if any check fails."""
+    from .check import run_checks
+
+    services = ctx.services()
+    name = str(ctx.config_path or "config.yaml")
+    results = run_checks(ctx.config, services.environ, arxiv_http=services.arxiv_http, sleep=services.sleep,
+                         config_name=name)
+    for r in results:
+        click.echo(r.render())
+    failed = sum(1 for r in results if not r.ok and not r.skipped)
+    skipped = sum(1 for r in results if r.skipped)
+    if failed or skipped:
+        also = f" ({skipped} skipped)" if skipped else ""
+        ctx.reporter.warn(f"{failed} of {len(results)} checks failed{also}; fix them before the first unattended run")
+    else:
+        ctx.reporter.info(f"all {len(results)} checks passed")
+    return 1 if failed or skipped else 0
+
+
+@main.command()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("digest-demo"), help="Output folder.")
 @_common
 def demo(ctx: Context, out: Path) -> int:
