@@ -80,6 +80,9 @@ def test_key_unset_fails_naming_the_variable(tmp_path: Path) -> None:
         assert all(ln.startswith("ok") for ln in lines[3:])
         assert not [r for r in chat.requests if r.path.endswith("/models")]
         assert "1 of 8 checks failed (1 skipped)" in proc.stderr
+        quiet = _digest(tmp_path, "check", "--quiet", env=_env())
+        assert quiet.returncode == 1
+        assert quiet.stdout.splitlines() == lines[1:3]  # only what needs fixing
 
 
 def test_model_not_listed_names_the_choices(tmp_path: Path) -> None:

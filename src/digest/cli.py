@@ -278,6 +278,8 @@ def check(ctx: Context) -> int:
     results = run_checks(ctx.config, services.environ, arxiv_http=services.arxiv_http, sleep=services.sleep,
                          config_name=name)
     for r in results:
+        if r.ok and ctx.reporter.quiet:
+            continue  # --quiet (cron): only what needs fixing
         click.echo(r.render())
     failed = sum(1 for r in results if not r.ok and not r.skipped)
     skipped = sum(1 for r in results if r.skipped)
