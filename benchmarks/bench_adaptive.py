@@ -63,9 +63,12 @@ async def _fixed_day(url: str, calls: int, concurrency: int) -> None:
         await asyncio.gather(*(one(n, http) for n in range(calls)))
 
 
-def measure(calls: int, latency: float, provider_limit: int, concurrency: int, adaptive: bool) -> dict[str, object]:
+def measure(
+    calls: int, latency: float, provider_limit: int, concurrency: int, adaptive: bool, retry_after: str | None = None
+) -> dict[str, object]:
     """One simulated day; wall time, 429 count and the provider's peak of parallel calls."""
     with ChatStandIn(latency=latency, max_parallel=provider_limit) as chat:
+        chat.parallel_retry_after = retry_after
         url = chat.base_url + "/chat/completions"
         started = time.monotonic()
         limiter = None
@@ -95,12 +98,14 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--provider-limit", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--retry-after", default=None, help="Retry-After the provider sends with its 429s.")
     parser.add_argument("--no-contrast", action="store_true", help="Skip the fixed-concurrency run.")
     args = parser.parse_args()
 
-    rows = [measure(args.calls, args.latency, args.provider_limit, args.concurrency, adaptive=True)]
+    sizes = (args.calls, args.latency, args.provider_limit, args.concurrency)
+    rows = [measure(*sizes, adaptive=True, retry_after=args.retry_after)]
     if not args.no_contrast:
-        rows.append(measure(args.calls, args.latency, args.provider_limit, args.concurrency, adaptive=False))
+        rows.append(measure(*sizes, adaptive=False, retry_after=args.retry_after))
     adaptive = rows[0]
     ok = adaptive["answered"] == args.calls and adaptive["ratio"] <= 1.3 and adaptive["http_429"] <= 12  # type: ignore[operator]
     print(f"{'client':<10} {'wall s':>7} {'floor s':>7} {'ratio':>6} {'429s':>5} {'peak':>5} {'limit':>9}")

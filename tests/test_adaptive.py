@@ -62,16 +62,17 @@ def test_limit_never_leaves_one_to_maximum_and_grows_after_successes() -> None:
     assert _run(scenario()) == (1, 1, 2, 3)
 
 
-def test_default_growth_needs_two_rounds_of_successes() -> None:
-    async def scenario() -> list[int]:
-        limiter = AdaptiveLimiter(8, start=4)
+def test_default_growth_needs_two_rounds_of_successes_and_at_least_eight() -> None:
+    async def scenario(start: int, calls: int) -> list[int]:
+        limiter = AdaptiveLimiter(16, start=start)
         limits = []
-        for _ in range(8):
+        for _ in range(calls):
             limiter.succeeded()
             limits.append(limiter.limit)
         return limits
 
-    assert _run(scenario()) == [4] * 7 + [5]
+    assert _run(scenario(6, 12)) == [6] * 11 + [7]
+    assert _run(scenario(2, 8)) == [2] * 7 + [3]
 
 
 def test_a_429_resets_the_success_streak() -> None:

@@ -2,8 +2,8 @@
 
 A provider that serves fewer parallel calls than `llm.concurrency` answers 429 to the calls beyond its
 limit. Each 429 lowers our limit to the calls still in flight besides the refused one (what the provider
-evidently serves), and by at least one; a run of successes raises it by one, never past the configured
-maximum and never below one. A Retry-After pauses every new call, not just the refused one.
+evidently serves), and by at least one; a run of successes (two rounds, at least 8) raises it by one, never
+past the configured maximum and never below one. A Retry-After pauses every new call, not just the refused one.
 
 Use:
 
@@ -27,8 +27,11 @@ from dataclasses import dataclass
 
 @dataclass
 class _Slot:
+    limiter: AdaptiveLimiter
     held: bool = True
 
+
+MIN_GROW_AFTER = 8
 
 # The slot the current task took last, so rate_limited() knows whether its own call is still counted.
 _current: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("digest_adaptive_slot", default=None)
@@ -45,7 +48,7 @@ class AdaptiveLimiter:
         grow_after: int | None = None,
         max_pause_seconds: float = 60.0,
     ) -> None:
-        """`grow_after`: consecutive successes per +1 (default: twice the current limit, about two rounds)."""
+        """`grow_after`: consecutive successes per +1 (default: two rounds at the current limit, at least 8)."""
         if maximum < 1:
             raise ValueError(f"maximum must be at least 1, got {maximum}")
         self.maximum = maximum
@@ -80,12 +83,12 @@ class AdaptiveLimiter:
                 else:
                     self._waiters.remove(fut)
                 raise
-        _current.set(_Slot())
+        _current.set(_Slot(self))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         slot = _current.get()
-        if slot is not None:
+        if slot is not None and slot.limiter is self:
             slot.held = False
         self._give_back()
 
@@ -132,7 +135,8 @@ class AdaptiveLimiter:
         self.rejections += 1
         self._streak = 0
         slot = _current.get()
-        others = self.in_flight - (1 if slot is not None and slot.held else 0)
+        mine = slot is not None and slot.limiter is self and slot.held
+        others = self.in_flight - (1 if mine else 0)
         self.limit = max(1, min(self.limit - 1, others))
         self.lowest_limit = min(self.lowest_limit, self.limit)
         if retry_after is not None and retry_after > 0:
@@ -151,7 +155,8 @@ class AdaptiveLimiter:
         """A call was answered: after enough successes in a row, allow one more call in flight."""
         self.successes += 1
         self._streak += 1
-        needed = self.grow_after if self.grow_after is not None else 2 * self.limit
+        # Each step above the provider's limit costs a 429; at a low limit two rounds come quickly, hence the floor.
+        needed = self.grow_after if self.grow_after is not None else max(MIN_GROW_AFTER, 2 * self.limit)
         if self._streak >= needed and self.limit < self.maximum:
             self.limit += 1
             self._streak = 0
