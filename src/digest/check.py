@@ -42,15 +42,6 @@ def _site_folders(cfg: Config) -> list[tuple[str, str, Path]]:
     ]
 
 
-def site_folders_or_fail(cfg: Config) -> None:
-    """Stop before any work when a configured folder is a file (the run would fail only when writing)."""
-    for _, key, path in _site_folders(cfg):
-        blocker = file_in_the_way(path)
-        if blocker is not None:
-            where = path if blocker == path else f"{path} ({blocker})"
-            raise ConfigError(f"{where}: is a file, not a folder; set {key} in the config to a folder")
-
-
 # ------------------------------------------------------------------ the checks
 
 

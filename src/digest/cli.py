@@ -166,13 +166,11 @@ def _summarise(rep: Reporter, outcomes: list[Any]) -> int:
 def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
     """The daily job: fetch, select, translate, deep-read and write the post for one date."""
     cfg = ctx.config()
-    from .check import site_folders_or_fail
     from .pipeline import run_days
     from .window import latest_anchor_date
 
     services = ctx.services()
     d = _not_future(_parse_day(day), cfg, services) if day else latest_anchor_date(services.clock(), cfg.window)
-    site_folders_or_fail(cfg)
     outcomes = run_days(cfg, [d], services, no_llm=no_llm, force=force)
     return _summarise(ctx.reporter, outcomes)
 
@@ -185,13 +183,11 @@ def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
 def backfill(ctx: Context, start: str, end: str | None, force: bool) -> int:
     """One post per day from START to END (inclusive), oldest first."""
     cfg = ctx.config()
-    from .check import site_folders_or_fail
     from .pipeline import backfill as do_backfill
 
     services = ctx.services()
     s = _parse_day(start, "START")
     e = _not_future(_parse_day(end, "END"), cfg, services, "END") if end else _not_future(s, cfg, services, "START")
-    site_folders_or_fail(cfg)
     outcomes = do_backfill(cfg, s, e, services, force=force)
     return _summarise(ctx.reporter, outcomes)
 
