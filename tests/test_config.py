@@ -160,8 +160,21 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
         ),
         (
             "llm:\n  max_token: 5\n",  # a typo that merely ends in "token" is not taken for a secret
-            "llm.max_token: unknown key (check the spelling; see the README's config reference)",
+            "llm.max_token: unknown key (did you mean max_tokens? see the README's config reference)",
         ),
+        (
+            "llm:\n  api_key_evn: MY_KEY\n",  # nor is a typo of api_key_env
+            "llm.api_key_evn: unknown key (did you mean api_key_env? see the README's config reference)",
+        ),
+        (
+            "llm:\n  fallbacks:\n    - {base_url: 'http://a/v1', modle: m, api_key_env: A}\n",
+            "llm.fallbacks[0].modle: unknown key (did you mean model? see the README's config reference)",
+        ),
+        (
+            "fulltext:\n  pages: 5\n",
+            "fulltext.pages: unknown key (check the spelling; see the README's config reference)",
+        ),
+        ("sitee:\n  posts_dir: x\n", "sitee: unknown key (did you mean site? see the README's config reference)"),
         (
             "arxiv:\n  categories: [cs.SD, cs.XX]\n",
             'arxiv.categories: "cs.XX" is not an arXiv category (did you mean "cs.SY"? '

@@ -384,6 +384,26 @@ def _field_of(loc: tuple[Any, ...]) -> Any:
     return info
 
 
+def _known_keys(section: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the mapping at `section` (the top level when empty)."""
+    if not section:
+        return [k for k in Config.model_fields if k != "base_dir"]
+    info = _field_of(section)
+    model = info.annotation if info is not None else None
+    for arg in getattr(model, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            model = arg
+    return list(getattr(model, "model_fields", {}) or {})
+
+
+def _meant(loc: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The location of the real key an unknown one is a near-spelling of, or None."""
+    if not loc:
+        return None
+    close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc[:-1]), n=1, cutoff=0.8)
+    return (*loc[:-1], close[0]) if close else None
+
+
 def _number_range(loc: tuple[Any, ...]) -> str | None:
     """'a whole number from 1 to 256' for a bounded numeric field, None for anything else."""
     info = _field_of(loc)
@@ -431,6 +451,9 @@ def _message(err: dict[str, Any], data: Any = None) -> tuple[str, str]:
     typ = err["type"]
     given = err.get("input")
     if typ == "extra_forbidden":
+        meant = _meant(raw_loc)
+        if meant:  # a typo of a real key (api_key_evn) is not a secret
+            return loc, f"unknown key (did you mean {meant[-1]}? see the README's config reference)"
         if raw_loc and _SECRET_KEY.search(str(raw_loc[-1])):
             return loc, _secret_fix(raw_loc, data)
         return loc, "unknown key (check the spelling; see the README's config reference)"
@@ -483,7 +506,12 @@ def parse_config(data: Any, source: str = "config.yaml", base_dir: Path | None =
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # A misspelt key also makes its real one "missing": report the spelling, which explains both.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
+        if first["type"] == "extra_forbidden" and first["loc"]:
+            meant = _meant(tuple(first["loc"]))
+            errors = [e for e in errors if not (e["type"] == "missing" and meant and tuple(e["loc"]) == meant)]
         # Nested list positions (e.g. holidays[2]) are kept in the message, not the key.
         loc, msg = _message(dict(errors[0]), data)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
