@@ -78,6 +78,20 @@ def _parse_day(value: str, what: str = "--date") -> date:
         raise UsageError(f"{what}: expected an existing date YYYY-MM-DD, got {value!r}") from None
 
 
+def _not_future(d: date, cfg: Config, services: Any, what: str = "--date") -> date:
+    """A day more than one day past today (in the window's time zone) has no arXiv mailing yet: a usage error."""
+    from zoneinfo import ZoneInfo
+
+    today = services.clock().astimezone(ZoneInfo(cfg.window.timezone)).date()
+    if (d - today).days > 1:
+        also = ", or leave --date out for the latest post" if what == "--date" else ""
+        raise UsageError(
+            f"{what}: {d.isoformat()} is in the future (today is {today.isoformat()}) and arXiv has listed nothing "
+            f"for it yet; give a date up to tomorrow{also}"
+        )
+    return d
+
+
 def normalise_arxiv_id(value: str) -> str:
     """Accept 2601.20573, 2601.20573v2, arXiv:2601.20573 or an abs/pdf URL; reject anything else."""
     raw = value.strip()
@@ -156,7 +170,7 @@ def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
     from .window import latest_anchor_date
 
     services = ctx.services()
-    d = _parse_day(day) if day else latest_anchor_date(services.clock(), cfg.window)
+    d = _not_future(_parse_day(day), cfg, services) if day else latest_anchor_date(services.clock(), cfg.window)
     outcomes = run_days(cfg, [d], services, no_llm=no_llm, force=force)
     return _summarise(ctx.reporter, outcomes)
 
@@ -171,9 +185,10 @@ def backfill(ctx: Context, start: str, end: str | None, force: bool) -> int:
     cfg = ctx.config()
     from .pipeline import backfill as do_backfill
 
+    services = ctx.services()
     s = _parse_day(start, "START")
-    e = _parse_day(end, "END") if end else s
-    outcomes = do_backfill(cfg, s, e, ctx.services(), force=force)
+    e = _not_future(_parse_day(end, "END"), cfg, services, "END") if end else _not_future(s, cfg, services, "START")
+    outcomes = do_backfill(cfg, s, e, services, force=force)
     return _summarise(ctx.reporter, outcomes)
 
 
@@ -246,6 +261,30 @@ def build(ctx: Context, out: Path) -> int:
     result = build_site(cfg.posts_dir, out, env=template_env(cfg.templates_dir))
     ctx.reporter.info(f"built {result.posts} post page(s) into {out} (open {out / 'index.html'})")
     return 0
+
+
+@main.command()
+@_common
+def check(ctx: Context) -> int:
+    """Preflight for unattended runs: config, key, model service, arXiv, folders; exit 1 if any check fails."""
+    from .check import run_checks
+
+    services = ctx.services()
+    name = str(ctx.config_path or "config.yaml")
+    results = run_checks(ctx.config, services.environ, arxiv_http=services.arxiv_http, sleep=services.sleep,
+                         config_name=name)
+    for r in results:
+        if r.ok and ctx.reporter.quiet:
+            continue  # --quiet (cron): only what needs fixing
+        click.echo(r.render())
+    failed = sum(1 for r in results if not r.ok and not r.skipped)
+    skipped = sum(1 for r in results if r.skipped)
+    if failed or skipped:
+        also = f" ({skipped} skipped)" if skipped else ""
+        ctx.reporter.warn(f"{failed} of {len(results)} checks failed{also}; fix them before the first unattended run")
+    else:
+        ctx.reporter.info(f"all {len(results)} checks passed")
+    return 1 if failed or skipped else 0
 
 
 @main.command()

@@ -30,11 +30,25 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def file_in_the_way(folder: Path) -> Path | None:
+    """The file standing where `folder` or one of its parents should be a folder, or None."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            return p if not p.is_dir() else None
+    return None
+
+
 def write_or_fail(path: Path, text: str, what: str) -> None:
     """Atomic write that turns an OS error into one clear message (the old file stays)."""
     try:
         atomic_write_text(path, text)
     except OSError as exc:
+        blocker = file_in_the_way(path.parent)
+        if blocker is not None:
+            key = {"post": "site.posts_dir", "record": "site.records_dir"}.get(what, "the folder")
+            raise DigestError(
+                f"cannot write {what} {path}: {blocker} is a file, not a folder; set {key} in the config to a folder"
+            ) from None
         reason = exc.strerror or exc.__class__.__name__
         raise DigestError(
             f"cannot write {what} {path}: {reason}; the previous file is unchanged "

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import DigestError, LockedError
+from .fsutil import file_in_the_way
 
 
 @contextmanager
@@ -20,6 +21,12 @@ def site_lock(
     path: Path, command: str, *, wait_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep
 ) -> Iterator[None]:
     """Hold an exclusive lock on `path`; wait up to `wait_seconds`, then fail naming the holder."""
+    blocker = file_in_the_way(path.parent)
+    if blocker is not None:
+        raise DigestError(
+            f"cannot create the site lock in {path.parent}: {blocker} is a file, not a folder; "
+            "set site.records_dir in the config to a folder"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

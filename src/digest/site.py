@@ -78,6 +78,8 @@ def post_url(path: Path) -> str:
 
 def find_post_files(posts_dir: Path) -> list[Path]:
     """The post files of a Jekyll `_posts` folder, newest date first."""
+    if posts_dir.is_file():
+        raise UsageError(f"{posts_dir}: is a file, not a folder; set site.posts_dir in the config to a folder")
     if not posts_dir.is_dir():
         raise UsageError(f"{posts_dir}: no such folder; set site.posts_dir in the config or run `digest run` first")
     files = [p for p in posts_dir.iterdir() if p.is_file() and POST_NAME.match(p.name)]

@@ -49,10 +49,18 @@ def default_answer(req: dict[str, Any]) -> str:
 class ChatStandIn(StandIn):
     """OpenAI-compatible `POST /v1/chat/completions` on 127.0.0.1 with deterministic fault injection."""
 
-    def __init__(self, answerer: Answerer | None = None, *, latency: float = 0.0) -> None:
+    def __init__(
+        self, answerer: Answerer | None = None, *, latency: float = 0.0, max_parallel: int | None = None
+    ) -> None:
         super().__init__()
         self.answerer: Answerer = answerer or default_answer
         self.latency = latency
+        # A provider that serves this many calls at once and answers 429 beyond that (None: no limit).
+        self.max_parallel = max_parallel
+        self.parallel_retry_after: str | None = None  # Retry-After sent with those 429s
+        self.parallel_rejections = 0
+        # What GET /models lists; None answers 404, like a service without a model list.
+        self.models: list[str] | None = ["stand-in"]
         self.in_flight = 0
         self.peak_in_flight = 0
         self.calls: list[dict[str, Any]] = []  # request JSONs that reached the answer stage
@@ -97,9 +105,21 @@ class ChatStandIn(StandIn):
     # -- serving
 
     def accepts_fault(self, request: Request) -> bool:
-        return request.method == "POST"
+        return request.method == "POST" or self._is_model_list(request)
+
+    @staticmethod
+    def _is_model_list(request: Request) -> bool:
+        return request.method == "GET" and request.path.rstrip("/").endswith("/models")
+
+    def _model_list(self) -> Reply:
+        if self.models is None:
+            return self.error(404, "no route GET /models")
+        data = [{"id": m, "object": "model", "owned_by": "stand-in"} for m in self.models]
+        return Reply(200, json.dumps({"object": "list", "data": data}).encode(), "application/json")
 
     def handle(self, request: Request) -> Reply:
+        if self._is_model_list(request):
+            return self._model_list()
         if request.method != "POST" or not request.path.rstrip("/").endswith("/chat/completions"):
             return self.error(404, f"no route {request.method} {request.path}")
         try:
@@ -110,9 +130,18 @@ class ChatStandIn(StandIn):
         if fault is not None:
             return fault
         with self._state:
-            self.calls.append(req)
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self.max_parallel is not None and self.in_flight >= self.max_parallel:
+                self.parallel_rejections += 1
+                busy = True
+            else:
+                busy = False
+                self.calls.append(req)
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        if busy:
+            return self.error(
+                429, "Too many concurrent requests", code="rate_limit", retry_after=self.parallel_retry_after
+            )
         try:
             if self.latency:
                 time.sleep(self.latency)
