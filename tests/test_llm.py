@@ -385,3 +385,46 @@ def test_stand_in_reply_shape(chat: ChatStandIn) -> None:
     assert body["choices"][0]["finish_reason"] == "stop" and body["choices"][0]["message"]["content"]
     assert {"prompt_tokens", "completion_tokens"} <= set(body["usage"])
     assert json.loads(json.dumps(default_answer({"messages": []})))
+
+
+# ---------------------------------------------------------------- the Model seam's error kinds
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "retry_after"),
+    [
+        (ChatStandIn.error(401, "bad key"), "KeyRefused", None),
+        (ChatStandIn.error(402, "Insufficient Balance"), "BalanceGone", None),
+        (ChatStandIn.error(404, "Model Not Exist"), "UnknownModel", None),
+        (ChatStandIn.error(429, "slow down", retry_after="7"), "RateLimited", 7.0),
+        (ChatStandIn.error(503, "overloaded"), "ServerError", None),
+        (ChatStandIn.error(400, "bad request"), "RequestRefused", None),
+        (ChatStandIn.invalid_json(), "BadAnswer", None),
+    ],
+)
+def test_openai_model_maps_failures_to_the_tools_kinds(chat: ChatStandIn, reply, kind: str, retry_after) -> None:
+    from digest import model as seam
+
+    chat.fail_next(reply)
+    m = OpenAIModel(llm_cfg(chat), KEY)
+    with pytest.raises(seam.ModelError) as info:
+        asyncio.run(m.complete([{"role": "user", "content": "hi"}]))
+    assert type(info.value).__name__ == kind
+    assert info.value.retry_after == retry_after
+    assert isinstance(info.value, ModelAuthError) == (kind in ("KeyRefused", "BalanceGone", "UnknownModel"))
+    assert KEY not in str(info.value)
+
+
+def test_openai_model_answers_with_text_and_usage(chat: ChatStandIn) -> None:
+    chat.answer(lambda req: ZH)
+    got = asyncio.run(OpenAIModel(llm_cfg(chat), KEY).complete([{"role": "user", "content": "hi"}]))
+    assert got.text == ZH and got.completion_tokens == len(ZH) and got.prompt_tokens > 0
+
+
+def test_unreachable_service_is_its_own_kind() -> None:
+    from digest.model import Unreachable
+
+    with ChatStandIn() as gone:
+        cfg = parse_config({"llm": {"base_url": gone.base_url}}).llm
+    with pytest.raises(Unreachable):
+        asyncio.run(OpenAIModel(cfg, KEY).complete([{"role": "user", "content": "hi"}]))
