@@ -6,6 +6,7 @@ here. Nothing outside this module knows the SDK's exception types.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -130,13 +131,26 @@ class OpenAIModel:
     """An OpenAI-compatible chat API through the openai SDK (its own retries off: ours are bounded and counted)."""
 
     def __init__(self, cfg: LLMConfig, api_key: str, client: openai.AsyncOpenAI | None = None) -> None:
-        import openai
-
         self.cfg = cfg
         self.name = cfg.model
-        self.client = client or openai.AsyncOpenAI(
-            base_url=cfg.base_url, api_key=api_key, timeout=cfg.timeout_seconds, max_retries=0
-        )
+        self._api_key = api_key
+        self._client = client
+        self._own: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client; one per event loop (each day of a backfill runs its own loop, and connections are bound
+        to the loop that opened them)."""
+        if self._client is not None:
+            return self._client
+        loop = asyncio.get_running_loop()
+        if self._own is None or self._own[0] is not loop:
+            import openai
+
+            self._own = (loop, openai.AsyncOpenAI(
+                base_url=self.cfg.base_url, api_key=self._api_key, timeout=self.cfg.timeout_seconds, max_retries=0
+            ))
+        return self._own[1]
 
     async def complete(self, messages: Messages) -> Completion:
         """One HTTP attempt; every failure comes out as a ModelError kind."""
