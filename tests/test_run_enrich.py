@@ -174,3 +174,19 @@ def test_bad_key_stops_the_run_with_one_message(tmp_path: Path) -> None:
         assert KEY not in proc.stderr
         assert len(site.chat.requests) <= site.concurrency + 2  # not one failure per paper
         assert "Traceback" not in proc.stderr
+
+
+def test_cli_run_then_rerun_reports_no_model_call(tmp_path: Path) -> None:
+    # CLI smoke test: the summary line of an hourly cron rerun says it cost nothing.
+    seeds = _seeds_without_failures()
+    if not seeds:
+        pytest.skip("no seed without failed deep reads")
+    seed = seeds[0]
+    with Site(tmp_path, seed) as site:
+        first = site.cli()
+        assert first.returncode == 0, first.stderr
+        assert "failed 0" in first.stderr
+        assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
+        again = site.cli()
+        assert again.returncode == 0, again.stderr
+        assert "LLM calls 0" in again.stderr and "downloads 0" in again.stderr
