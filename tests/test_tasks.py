@@ -186,3 +186,18 @@ def test_a_refused_key_stops_the_run_through_the_model_seam(tmp_path: Path) -> N
         assert out.stopped == "the model refused the key: put a valid key in X"
         assert model.calls <= site.cfg.llm.concurrency
         assert all(e.status == "pending" for e in site.record().papers)
+
+
+def test_every_timestamp_comes_from_the_injected_clock(tmp_path: Path) -> None:
+    frozen = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
+    with ToySite(tmp_path) as site:
+        del site.host.pdfs[site.papers[0].id]  # a failed full text is stamped too
+        services = quiet_services(model=FakeModel(answer), clock=lambda: frozen)
+        (out,) = run_days(site.cfg, [DAY], services)
+        record = site.record()
+        assert [pid for pid, _ in out.failures] == [site.papers[0].id]
+        stamps = {r.at for e in record.papers for r in e.results.values()}
+        assert stamps == {"2030-05-06T07:08:09+00:00"}
+        assert record.stats.finished_at == "2030-05-06T07:08:09+00:00"
+        lock = json.loads((site.cfg.records_dir / ".digest.lock").read_text())
+        assert lock["since"] == "2030-05-06T07:08:09+00:00"
