@@ -157,3 +157,77 @@ def prepare_seed_site(site: Path, seed: Path):
         prev_day = (end - timedelta(days=1)).date().isoformat()
         write_record(site / "_data" / "digest", make_record([make_entry(p.id) for p in dup], day=prev_day))
     return record, papers
+
+
+# ---------------------------------------------------------------- running digest
+
+
+TEST_KEY = "sk-test-0123456789abcdef-not-a-real-key"
+
+
+def digest_cli(site: Path, *args: str, env: dict[str, str] | None = None, config: bool = True,
+               timeout: float = 300):
+    """`python -m digest ARGS --config site/config.yaml` in `site`, without the caller's API keys."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    full_env.update(env or {})
+    extra = ["--config", str(site / "config.yaml")] if config else []
+    return subprocess.run([sys.executable, "-m", "digest", *args, *extra],
+                          cwd=site, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+class FakeModel:
+    """The Model seam in-process: answers from a queue (or an answer function) and records every prompt.
+
+    A queued exception (a digest.model error kind) is raised instead of answering.
+    """
+
+    def __init__(self, answer=None, name: str = "fake-model") -> None:
+        self.name = name
+        self.answers: list = []
+        self.prompts: list[list[dict[str, str]]] = []
+        self.answer_fn = answer
+
+    def queue(self, *answers) -> FakeModel:
+        self.answers.extend(answers)
+        return self
+
+    @property
+    def calls(self) -> int:
+        return len(self.prompts)
+
+    def user_prompts(self) -> list[str]:
+        return [m[-1]["content"] if m[-1]["role"] == "user" else "" for m in self.prompts]
+
+    async def complete(self, messages):
+        from digest.model import Completion
+
+        self.prompts.append([dict(m) for m in messages])
+        if self.answers:
+            answer = self.answers.pop(0)
+        elif self.answer_fn is not None:
+            answer = self.answer_fn(messages)
+        else:
+            raise AssertionError("FakeModel: no answer queued")
+        if isinstance(answer, BaseException):
+            raise answer
+        return Completion(text=answer, prompt_tokens=sum(len(m["content"]) for m in messages),
+                          completion_tokens=len(answer))
+
+
+def quiet_services(**kw):
+    """Services for in-process runs: a reporter writing to a buffer (read it with .reporter.stream.getvalue())."""
+    import io
+
+    from digest.pipeline import Services
+    from digest.ui import Reporter
+
+    async def no_sleep(_s: float) -> None:
+        return None
+
+    kw.setdefault("reporter", Reporter(verbose=True, stream=io.StringIO()))
+    kw.setdefault("async_sleep", no_sleep)
+    return Services(**kw)

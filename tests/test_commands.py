@@ -16,7 +16,7 @@ from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.chat_server import ChatStandIn
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
-from helpers import prepare_seed_site, seed_answerer, seed_files, write_config
+from helpers import digest_cli, prepare_seed_site, seed_answerer, seed_files, write_config
 
 KEY = "sk-commands-test-key-0000"
 DELAY = 0.2
@@ -29,8 +29,7 @@ def _env() -> dict[str, str]:
 
 
 def _digest(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "digest", *args, "--config", str(site / "config.yaml")],
-                          cwd=site, capture_output=True, text=True, timeout=300, env=_env())
+    return digest_cli(site, *args, env={"DIGEST_TEST_KEY": KEY})
 
 
 def _config(site: Path, arxiv: ArxivStandIn, host: PdfHost, chat: ChatStandIn, **window: object) -> None:

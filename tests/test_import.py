@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from digest.importer import parse_post
-from helpers import assert_same_text, seed_files
+from helpers import assert_same_text, digest_cli, seed_files
 
 
 def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return digest_cli(cwd, *args, config=False, timeout=120)
 
 
 def test_import_then_render_reproduces_every_seed(tmp_path: Path) -> None:
@@ -49,7 +47,8 @@ def test_record_format_is_stable_utf8_json(tmp_path: Path) -> None:
     assert list(data)[:4] == ["date", "window", "counts", "papers"]
     paper = data["papers"][0]
     assert list(paper)[:7] == ["id", "title", "authors", "categories", "abstract", "abs_url", "pdf_url"]
-    assert paper["translation"]["status"] == "done" and paper["deep_read"]["status"] == "done"
+    results = paper["results"]  # task name -> result (see digest.tasks)
+    assert results["translation"]["status"] == "done" and results["deep_read"]["status"] == "done"
     assert not list(path.parent.glob("*.tmp"))
 
 

@@ -1,28 +1,32 @@
-"""Full runs against the arXiv, PDF and chat stand-ins: seeds replayed byte for byte, faults healed, reruns free."""
+"""Full runs in-process against the arXiv, PDF and chat stand-ins (the OpenAI-compatible Model talks to the
+chat stand-in): seeds replayed byte for byte, faults healed, reruns free. One CLI smoke test at the end."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from digest.config import load_config
+from digest.pipeline import DayOutcome, run_days
 from digest.standins.arxiv_server import ArxivStandIn
 from digest.standins.chat_server import ChatStandIn
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
-from helpers import assert_same_text, prepare_seed_site, seed_answerer, seed_files, write_config
+from helpers import (
+    TEST_KEY,
+    assert_same_text,
+    digest_cli,
+    prepare_seed_site,
+    quiet_services,
+    seed_answerer,
+    seed_files,
+    write_config,
+)
 
-KEY = "sk-test-0123456789abcdef-not-a-real-key"
-
-
-def _digest(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["DIGEST_TEST_KEY"] = KEY
-    return subprocess.run([sys.executable, "-m", "digest", *args, "--config", str(site / "config.yaml")],
-                          cwd=site, capture_output=True, text=True, timeout=300, env=env)
+KEY = TEST_KEY
 
 
 def _seeds_without_failures() -> list[Path]:
@@ -59,8 +63,16 @@ class Site:
         for s in (self.arxiv, self.host, self.chat):
             s.stop()
 
-    def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        return _digest(self.dir, "run", "--date", self.record.date, *extra)
+    def run(self) -> DayOutcome:
+        """`digest run --date DAY` in-process; the reporter's lines are kept in self.log."""
+        services = quiet_services(environ={"DIGEST_TEST_KEY": KEY})
+        cfg = load_config(self.dir / "config.yaml", required=True)
+        (outcome,) = run_days(cfg, [date.fromisoformat(self.record.date)], services)
+        self.log = services.reporter.stream.getvalue()
+        return outcome
+
+    def cli(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return digest_cli(self.dir, "run", "--date", self.record.date, *extra, env={"DIGEST_TEST_KEY": KEY})
 
     @property
     def post(self) -> str:
@@ -74,8 +86,8 @@ def test_seed_day_replayed_byte_for_byte_and_rerun_is_free(tmp_path: Path, which
         pytest.skip("no seed without failed deep reads")
     seed = seeds[which]
     with Site(tmp_path, seed) as site:
-        proc = site.run()
-        assert proc.returncode == 0, proc.stderr
+        out = site.run()
+        assert not out.stopped and out.post is not None
         assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
         n = site.record.counts.shown
         assert len(site.chat.calls) == 2 * n
@@ -85,21 +97,21 @@ def test_seed_day_replayed_byte_for_byte_and_rerun_is_free(tmp_path: Path, which
         record_before = (tmp_path / "_data" / "digest" / f"{site.record.date}.json").read_bytes()
 
         again = site.run()
-        assert again.returncode == 0, again.stderr
+        assert not again.stopped
         assert len(site.chat.calls) == 2 * n  # no model call
         assert sum(site.host.downloads.values()) == downloads  # no download
         assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
         assert (tmp_path / "_data" / "digest" / f"{site.record.date}.json").read_bytes() == record_before
-        assert "LLM calls 0" in again.stderr
+        assert again.stats.llm_calls == 0 and again.stats.downloads == 0
 
 
 def test_flaky_model_service_still_completes_every_paper(tmp_path: Path) -> None:
     seed = seed_files()[0]
     with Site(tmp_path, seed) as site:
         site.chat.fail_first_attempts(rate=0.3)
-        proc = site.run()
-        assert proc.returncode == 0, proc.stderr
-        assert "failed 0" in proc.stderr
+        out = site.run()
+        assert not out.stopped
+        assert out.stats.failed == 0 and out.failures == []
         # every call ended within its retry budget (1 + max_retries attempts)
         per_prompt: dict[bytes, int] = {}
         for request in site.chat.requests:
@@ -114,15 +126,15 @@ def test_missing_pdf_placeholder_then_rerun_fills_it_in(tmp_path: Path) -> None:
     with Site(tmp_path, seed) as site:
         late = site.papers[1].id
         del site.host.pdfs[late]
-        proc = site.run()
-        assert proc.returncode == 0, proc.stderr
+        out = site.run()
+        assert not out.stopped
         assert "（全文解读失败：" in site.post and "404" in site.post and "下次运行将重试" in site.post
-        assert f"failed {late}" in proc.stderr
+        assert [pid for pid, _ in out.failures] == [late]
         calls = len(site.chat.calls)
 
         site.host.put(late, site.pdf)
         again = site.run()
-        assert again.returncode == 0, again.stderr
+        assert not again.stopped and again.failures == []
         assert "全文解读失败" not in site.post
         new_calls = site.chat.calls[calls:]
         assert len(new_calls) == 1  # only that paper's deep read
@@ -143,21 +155,38 @@ def test_malformed_answers_are_retried_then_marked_failed(tmp_path: Path) -> Non
             return good(request)
 
         site.chat.answer(answer)
-        proc = site.run()
-        assert proc.returncode == 0, proc.stderr
+        out = site.run()
+        assert not out.stopped
         deep_calls = [c for c in site.chat.calls if bad_title in repr(c) and "<abstract>" not in repr(c)]
         assert len(deep_calls) == 2  # asked once more with the reason, then given up
         assert "（全文解读失败：" in site.post
-        assert "failed 1" in proc.stderr
+        assert out.stats.failed == 1
 
 
 def test_bad_key_stops_the_run_with_one_message(tmp_path: Path) -> None:
+    # CLI smoke test: the exit code and the one line a cron mail shows.
     seed = seed_files()[0]
     with Site(tmp_path, seed) as site:
         site.chat.fail_next(*[ChatStandIn.error(401, "Incorrect API key provided")] * 200)
-        proc = site.run()
+        proc = site.cli()
         assert proc.returncode == 1
         assert "DIGEST_TEST_KEY" in proc.stderr
         assert KEY not in proc.stderr
         assert len(site.chat.requests) <= site.concurrency + 2  # not one failure per paper
         assert "Traceback" not in proc.stderr
+
+
+def test_cli_run_then_rerun_reports_no_model_call(tmp_path: Path) -> None:
+    # CLI smoke test: the summary line of an hourly cron rerun says it cost nothing.
+    seeds = _seeds_without_failures()
+    if not seeds:
+        pytest.skip("no seed without failed deep reads")
+    seed = seeds[0]
+    with Site(tmp_path, seed) as site:
+        first = site.cli()
+        assert first.returncode == 0, first.stderr
+        assert "failed 0" in first.stderr
+        assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
+        again = site.cli()
+        assert again.returncode == 0, again.stderr
+        assert "LLM calls 0" in again.stderr and "downloads 0" in again.stderr

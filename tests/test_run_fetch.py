@@ -1,25 +1,23 @@
-"""`digest run --no-llm` against an arXiv stand-in: the post's header, counts and metadata match a seed."""
+"""`digest run --no-llm` in-process against an arXiv stand-in: the post's header, counts and metadata match a seed."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from digest.config import load_config
+from digest.pipeline import DayOutcome, run_days
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
-from helpers import seed_day, seed_files, write_config
+from helpers import digest_cli, quiet_services, seed_day, seed_files, write_config
 
 
-def _digest(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "digest", *args, "--config", str(site / "config.yaml")],
-                          cwd=site, capture_output=True, text=True, timeout=120, env=full_env)
+def _run(site: Path, day: str, **kw: bool) -> tuple[DayOutcome, str]:
+    """`digest run --date DAY` in-process without any API key; the outcome and the reporter's lines."""
+    services = quiet_services(environ={})
+    (out,) = run_days(load_config(site / "config.yaml", required=True), [date.fromisoformat(day)], services, **kw)
+    return out, services.reporter.stream.getvalue()
 
 
 def _metadata_lines(post: str) -> list[str]:
@@ -54,9 +52,9 @@ def test_no_llm_run_matches_seed_metadata(tmp_path: Path, index: int) -> None:
     with ArxivStandIn(papers + extra) as arxiv:
         write_config(site, arxiv={"api_url": arxiv.api_url, "listing_url": arxiv.listing_url},
                      window={"basis": "submitted"})
-        proc = _digest(site, "run", "--date", record.date, "--no-llm")
-    assert proc.returncode == 0, proc.stderr
-    assert "--no-llm" in proc.stderr  # one warning line says the post has no model texts
+        out, log = _run(site, record.date, no_llm=True)
+    assert out.post is not None and not out.stopped
+    assert "--no-llm" in log  # one warning line says the post has no model texts
     post = (site / "_posts" / seed.name).read_text(encoding="utf-8")
     assert _metadata_lines(post) == _metadata_lines(seed.read_text(encoding="utf-8"))
     assert "<details>" not in post
@@ -69,14 +67,13 @@ def test_window_without_mailing_writes_no_post(tmp_path: Path) -> None:
     site = tmp_path
     with ArxivStandIn([make_paper("2601.05000v1", datetime(2026, 1, 9, 20, 0, tzinfo=UTC))]) as arxiv:
         write_config(site, arxiv={"api_url": arxiv.api_url, "listing_url": arxiv.listing_url})
-        proc = _digest(site, "run", "--date", "2026-01-11", "--no-llm")
-    assert proc.returncode == 0, proc.stderr
-    assert "no arXiv mailing" in proc.stderr
+        out, log = _run(site, "2026-01-11", no_llm=True)
+    assert out.post is None and "no arXiv mailing" in out.reason and "no arXiv mailing" in log
     assert not (site / "_posts" / "2026-01-11-arxiv.md").exists()
 
 
 def test_bad_date_is_a_one_line_usage_error(tmp_path: Path) -> None:
     write_config(tmp_path)
-    proc = _digest(tmp_path, "run", "--date", "2026-02-30")
+    proc = digest_cli(tmp_path, "run", "--date", "2026-02-30")  # CLI smoke test
     assert proc.returncode == 2
     assert proc.stderr.strip() == "digest: error: --date: expected an existing date YYYY-MM-DD, got '2026-02-30'"

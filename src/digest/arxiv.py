@@ -7,7 +7,6 @@ failures can be controlled or tested against a local stand-in.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import xml.sax
@@ -25,6 +24,7 @@ from . import USER_AGENT
 from .config import ArxivConfig
 from .errors import FetchError
 from .models import ARXIV_ID, Paper
+from .retry import RetryPolicy, retry_after_seconds
 from .window import NEW_YORK
 
 BACKOFF_CAP_SECONDS = 60.0
@@ -43,6 +43,10 @@ class _Retryable(Exception):
         super().__init__(what)
         self.what = what
         self.wait = wait
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.wait
 
 
 @dataclass
@@ -158,9 +162,14 @@ class ArxivClient:
                 self.sleep(wait)
         self._last_start = self.clock()
 
+    @property
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.cfg.max_retries + 1, max(self.cfg.delay_seconds, 0.01), backoff_cap_seconds=BACKOFF_CAP_SECONDS
+        )
+
     def _backoff(self, attempt: int) -> float:
-        base = max(self.cfg.delay_seconds, 0.01)
-        return min(BACKOFF_CAP_SECONDS, base * (2**attempt))
+        return self._policy.delay(attempt)
 
     def _get_once(self, url: str, params: dict[str, Any] | None) -> feedparser.FeedParserDict:
         self._throttle()
@@ -196,25 +205,30 @@ class ArxivClient:
 
     def _get(self, url: str, params: dict[str, Any] | None, kind: str) -> feedparser.FeedParserDict:
         """GET and parse a feed, retrying transient failures; FetchError once the budget is spent."""
-        attempts = self.cfg.max_retries + 1
-        for attempt in range(attempts):
-            try:
-                return self._get_once(url, params)
-            except FetchError as exc:
-                raise FetchError(f"arXiv {kind} failed: {exc} ({url})") from None
-            except _Retryable as exc:
-                if attempt + 1 >= attempts:
-                    raise FetchError(
-                        f"arXiv {kind} failed after {attempts} attempt{'s' if attempts > 1 else ''}: "
-                        f"{exc.what}; try again later"
-                    ) from None
-                if exc.wait is not None and exc.wait > RETRY_AFTER_CAP_SECONDS:
-                    raise FetchError(
-                        f"arXiv {kind} is rate limited for {exc.wait:.0f} s (Retry-After); try again later"
-                    ) from None
-                self.warnings.append(f"arXiv {kind}: {exc.what}; retrying")
-                self.sleep(exc.wait if exc.wait is not None else self._backoff(attempt))
-        raise AssertionError("unreachable")
+        policy = self._policy
+        attempts = policy.attempts
+
+        def note(exc: BaseException, _wait: float) -> None:
+            self.warnings.append(f"arXiv {kind}: {getattr(exc, 'what', exc)}; retrying")
+
+        def worth_retrying(exc: BaseException) -> bool:
+            # A Retry-After longer than RETRY_AFTER_CAP_SECONDS is not waited out: a cron job must not hang.
+            return isinstance(exc, _Retryable) and (exc.wait is None or exc.wait <= RETRY_AFTER_CAP_SECONDS)
+
+        try:
+            return policy.call(lambda: self._get_once(url, params), retry_if=worth_retrying, sleep=self.sleep,
+                               on_retry=note)
+        except FetchError as exc:
+            raise FetchError(f"arXiv {kind} failed: {exc} ({url})") from None
+        except _Retryable as exc:
+            if exc.wait is not None and exc.wait > RETRY_AFTER_CAP_SECONDS:
+                raise FetchError(
+                    f"arXiv {kind} is rate limited for {exc.wait:.0f} s (Retry-After); try again later"
+                ) from None
+            raise FetchError(
+                f"arXiv {kind} failed after {attempts} attempt{'s' if attempts > 1 else ''}: "
+                f"{exc.what}; try again later"
+            ) from None
 
     # ------------------------------------------------------------------ parsing
 
@@ -398,20 +412,6 @@ class ArxivClient:
             listing_date=listing_date,
             built=_parse_time(head.get("updated", "")),
         )
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    except ValueError:
-        pass
-    when = _parse_time(value)  # the HTTP-date form
-    return None if when is None else max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def sort_newest_first(papers: Iterable[Paper]) -> list[Paper]:

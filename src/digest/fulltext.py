@@ -19,12 +19,14 @@ from . import USER_AGENT
 from .config import Config
 from .fsutil import atomic_write_bytes, safe_file_name
 from .models import RETRY_NOTE
+from .retry import RetryPolicy, retry_after_seconds
 from .textworker import TextWorker, WorkerCrashed, WorkerTimedOut
 
 if TYPE_CHECKING:
     import pymupdf
 
 MAX_REDIRECTS = 5
+RETRY_WAIT_CAP_SECONDS = 60.0  # a host asking for a longer pause gets this much, then the next attempt
 # A text layer thinner than this is a scan with at most a stray caption or page number.
 MIN_TEXT_CHARS = 200
 # arXiv's HTML page of a paper that failed to convert is short boilerplate, not the paper.
@@ -804,11 +806,12 @@ def html_to_text(data: bytes, max_chars: int) -> tuple[str, int, list[str]]:
 class _Fail(Exception):
     """One download attempt failed; `retry` says whether another attempt may help."""
 
-    def __init__(self, problem: str, *, retry: bool, retryable: bool = True) -> None:
+    def __init__(self, problem: str, *, retry: bool, retryable: bool = True, retry_after: float | None = None) -> None:
         super().__init__(problem)
         self.problem = problem
         self.retry = retry
         self.retryable = retryable
+        self.retry_after = retry_after  # the host's Retry-After, read by the retry policy
 
 
 class FullTextFetcher:
@@ -826,6 +829,8 @@ class FullTextFetcher:
     ) -> None:
         self.cfg = cfg
         self.http = http
+        # httpx follows redirects; a loop must end after MAX_REDIRECTS hops whoever built the client.
+        http.max_redirects = min(http.max_redirects, MAX_REDIRECTS)
         self._own_worker = worker is None
         self.worker = worker or TextWorker()
         self.cache_dir = Path(cache_dir)
@@ -905,37 +910,28 @@ class FullTextFetcher:
     async def _download(self, url: str, what: str) -> bytes:
         """GET with retries and backoff on 5xx/timeouts/connection errors; no retry on 4xx."""
         retries = self.cfg.fulltext.max_retries
-        last: _Fail | None = None
+        policy = RetryPolicy(retries + 1, self.backoff_seconds, max_wait_seconds=RETRY_WAIT_CAP_SECONDS)
         async with self._sem:
-            for attempt in range(retries + 1):
-                if attempt:
-                    await self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-                try:
-                    data = await self._attempt(url, what)
-                    self.downloads += 1
-                    return data
-                except _Fail as fail:
-                    last = fail
-                    if not fail.retry:
-                        break
-        assert last is not None
-        note = f"，已重试 {retries} 次" if last.retry and retries else ""
-        raise FullTextError(last.problem + note, retryable=last.retryable)
+            try:
+                data = await policy.acall(
+                    lambda: self._attempt(url, what),
+                    retry_if=lambda exc: isinstance(exc, _Fail) and exc.retry,
+                    sleep=self.sleep,
+                )
+            except _Fail as last:
+                note = f"，已重试 {retries} 次" if last.retry and retries else ""
+                raise FullTextError(last.problem + note, retryable=last.retryable) from None
+        self.downloads += 1
+        return data
 
     async def _attempt(self, url: str, what: str) -> bytes:
         timeout = self.cfg.fulltext.timeout_seconds
         headers = {"User-Agent": USER_AGENT}
-        current = httpx.URL(url)
         try:
-            for _hop in range(MAX_REDIRECTS + 1):
-                async with self.http.stream(
-                    "GET", current, headers=headers, timeout=timeout, follow_redirects=False
-                ) as resp:
-                    if resp.is_redirect and "location" in resp.headers:
-                        current = current.join(resp.headers["location"])
-                        continue
-                    return await self._body(resp, what)
-            raise _Fail(f"{what} 链接重定向超过 {MAX_REDIRECTS} 次（可能是重定向循环）", retry=False)
+            async with self.http.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as resp:
+                return await self._body(resp, what)
+        except httpx.TooManyRedirects:
+            raise _Fail(f"{what} 链接重定向超过 {MAX_REDIRECTS} 次（可能是重定向循环）", retry=False) from None
         except httpx.TimeoutException:
             raise _Fail(f"{what} 下载超时（{timeout:g} 秒）", retry=True) from None
         except httpx.TransportError as exc:
@@ -948,7 +944,8 @@ class FullTextFetcher:
         if status in (401, 403):
             raise _Fail(f"{what} 下载被拒绝（HTTP {status}）", retry=False)
         if status == 429 or status >= 500:
-            raise _Fail(f"{what} 下载失败（HTTP {status}）", retry=True)
+            wait = retry_after_seconds(resp.headers.get("retry-after"))
+            raise _Fail(f"{what} 下载失败（HTTP {status}）", retry=True, retry_after=wait)
         if status != 200:
             raise _Fail(f"{what} 下载失败（HTTP {status}）", retry=False)
         mb = f"{self.cfg.fulltext.max_pdf_mb:g}"

@@ -108,9 +108,8 @@ def _parse_paper(lines: list[str], first_line: int, where: str, problems: list[s
         abstract=english,
         abs_url=abs_url,
         pdf_url=pdf_url,
-        translation=translation,
-        deep_read=deep,
     )
+    entry.translation, entry.deep_read = translation, deep
     entry.status = entry_status(entry)
     return entry
 

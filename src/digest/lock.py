@@ -18,7 +18,12 @@ from .fsutil import file_in_the_way
 
 @contextmanager
 def site_lock(
-    path: Path, command: str, *, wait_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep
+    path: Path,
+    command: str,
+    *,
+    wait_seconds: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] | None = None,
 ) -> Iterator[None]:
     """Hold an exclusive lock on `path`; wait up to `wait_seconds`, then fail naming the holder."""
     blocker = file_in_the_way(path.parent)
@@ -52,7 +57,7 @@ def site_lock(
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "command": command,
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "since": (clock() if clock else datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
 # New-style ids (2601.03227v1) and old-style ones (cs/0112017v2, math.GT/0309136v1).
 ARXIV_ID = re.compile(r"^(?P<base>(\d{4}\.\d{4,5})|([a-z-]+(\.[A-Z]{2})?/\d{7}))(v(?P<version>\d+))?$")
@@ -135,9 +135,55 @@ class Entry(_Record):
     doi: str = ""
     journal_ref: str = ""
     status: Literal["done", "failed", "partial", "pending", "imported"] = "pending"
-    # None means the task was never asked for: no LLM (English abstract, no details block).
-    translation: TaskResult | None = None
-    deep_read: TaskResult | None = None
+    # Task name (see digest.tasks) -> its result. A task absent was never asked for: no LLM (English
+    # abstract, no details block), or a deep read not wanted.
+    results: dict[str, TaskResult] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        """Records written before results existed keep each task's result under its own top-level key."""
+        if isinstance(data, dict) and ("translation" in data or "deep_read" in data):
+            data = dict(data)
+            results = dict(data.get("results") or {})
+            for name in ("translation", "deep_read"):
+                value = data.pop(name, None)
+                if value is not None:
+                    results.setdefault(name, value)
+            data["results"] = results
+        return data
+
+    @field_serializer("results")
+    def _results_in_name_order(self, results: dict[str, TaskResult]) -> dict[str, TaskResult]:
+        # Tasks finish in any order: the record on disk must not depend on it.
+        return dict(sorted(results.items()))
+
+    def result(self, task: str) -> TaskResult | None:
+        """The result of a task, or None when it was never asked for."""
+        return self.results.get(task)
+
+    def set_result(self, task: str, result: TaskResult | None) -> None:
+        """Keep (or, with None, forget) a task's result."""
+        if result is None:
+            self.results.pop(task, None)
+        else:
+            self.results[task] = result
+
+    @property
+    def translation(self) -> TaskResult | None:
+        return self.results.get("translation")
+
+    @translation.setter
+    def translation(self, value: TaskResult | None) -> None:
+        self.set_result("translation", value)
+
+    @property
+    def deep_read(self) -> TaskResult | None:
+        return self.results.get("deep_read")
+
+    @deep_read.setter
+    def deep_read(self, value: TaskResult | None) -> None:
+        self.set_result("deep_read", value)
 
     @property
     def base_id(self) -> str:

@@ -1,4 +1,7 @@
-"""run / backfill / preview / import / render, composed from the stages."""
+"""run / backfill / preview, composed as plan (papers, missing tasks) -> enrich (run them) -> publish (record, outputs).
+
+Each step is a plain function over plain data with the services passed in, so tests call them in-process.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import jinja2
@@ -33,13 +37,20 @@ from .models import (
     WindowInfo,
     split_id,
 )
-from .posts import lock_path, save_record, write_post
+from .posts import lock_path, save_record
+from .publish import Publisher, publish_record
 from .records import PostedIndex, dump_record, entry_status, load_record
 from .render import template_env
 from .results_cache import ResultsCache
 from .select import select
+from .tasks import Task, all_tasks
 from .ui import Reporter
 from .window import window_for
+
+if TYPE_CHECKING:
+    from .fulltext import FullTextFetcher
+    from .llm import TaskRunner
+    from .model import Model
 
 SEARCH_PAGE_SIZE = 1000
 
@@ -48,8 +59,12 @@ def _warm_imports() -> None:
     """Import the model client (the SDK takes ~0.25 s) while arXiv answers; PDF work runs in its own process."""
     import importlib
 
-    for name in ("digest.llm", "digest.fulltext"):
+    for name in ("openai", "digest.llm", "digest.fulltext"):
         importlib.import_module(name)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -57,11 +72,13 @@ class Services:
     """Everything that reaches outside the process, passed in so tests can swap it."""
 
     reporter: Reporter = field(default_factory=Reporter)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = _utc_now  # every timestamp in records, results and the lock
+    sleep: Callable[[float], None] = time.sleep  # arXiv throttle and retries, lock waits
+    async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # PDF and model retries
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     arxiv_http: httpx.Client | None = None  # built from config when None
-    llm_client: object | None = None  # an openai.AsyncOpenAI; built from config when None
+    model: Model | None = None  # the OpenAI-compatible client from config (and the key) when None
+    publishers: list[Publisher] | None = None  # publish.PUBLISHERS when None
 
 
 @dataclass
@@ -126,6 +143,18 @@ def _api_key(cfg: Config, services: Services) -> str:
     return (services.environ.get(cfg.llm.api_key_env) or "").strip()
 
 
+def model_for(cfg: Config, services: Services) -> Model | None:
+    """The model to run tasks with: the injected one, else the configured service when its key is set, else None."""
+    if services.model is not None:
+        return services.model
+    key = _api_key(cfg, services)
+    if not key:
+        return None
+    from .model import OpenAIModel
+
+    return OpenAIModel(cfg.llm, key)
+
+
 def _arxiv_client(cfg: Config, services: Services) -> tuple[ArxivClient, httpx.Client | None]:
     own = None
     http = services.arxiv_http
@@ -152,204 +181,55 @@ def _content_of(record: DayRecord | None) -> str:
     return dump_record(record.model_copy(update={"stats": RunStats()}))
 
 
-# ------------------------------------------------------------------ enrich
+# ------------------------------------------------------------------ plan
 
 
-class Enricher:
-    """Runs the model tasks of one or more papers concurrently; the record is the cache."""
-
-    def __init__(self, cfg: Config, services: Services, api_key: str, env: jinja2.Environment | None = None) -> None:
-        self.cfg = cfg
-        self.env = env or template_env(cfg.templates_dir)
-        self.services = services
-        self.api_key = api_key
-        self.cache = ResultsCache(cfg.cache_dir)
-        self.llm_calls = self.prompt_tokens = self.completion_tokens = self.downloads = 0
-
-    def _needs(self, result: TaskResult | None, force: bool) -> bool:
-        return force or result is None or result.status != "done"
-
-    async def enrich(
-        self,
-        entries: list[Entry],
-        *,
-        force: bool,
-        deep: bool = True,
-        on_progress: Callable[[Entry], None] | None = None,
-    ) -> None:
-        """Fill in missing translations and deep reads in place; raise ModelAuthError to stop the run."""
-        from .fulltext import FullTextError, FullTextFetcher
-        from .llm import LLMClient
-
-        llm = LLMClient(self.cfg.llm, self.api_key, env=self.env, client=self.services.llm_client)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT}, timeout=self.cfg.fulltext.timeout_seconds
-        ) as http:
-            fetcher = FullTextFetcher(self.cfg, http, self.cfg.cache_dir)
-
-            async def translate(entry: Entry) -> None:
-                if not self._needs(entry.translation, force):
-                    return
-                cached = None if force else self.cache.get(entry.id, "translation")
-                if cached is not None:
-                    entry.translation = cached
-                    return
-                if not entry.abstract.strip():
-                    return  # imported without its English abstract: nothing to translate from
-                result = await llm.translate(entry.title, entry.abstract)
-                entry.translation = result
-                await asyncio.to_thread(self.cache.put, entry.id, "translation", result)
-
-            texts_pending = [len(entries)]
-
-            async def full_text(entry: Entry) -> str | None:
-                """The paper's text for its deep read; None when none is needed or it failed (then recorded)."""
-                try:
-                    if not deep or not self._needs(entry.deep_read, force):
-                        return None
-                    cached = None if force else self.cache.get(entry.id, "deep_read")
-                    if cached is not None:
-                        entry.deep_read = cached
-                        return None
-                    try:
-                        return (await fetcher.get(entry.id)).text
-                    except FullTextError as exc:
-                        entry.deep_read = TaskResult(status="failed", error=exc.reason, at=_now_iso(self.services))
-                        return None
-                finally:
-                    texts_pending[0] -= 1
-                    if not texts_pending[0]:
-                        # Every text is in: end the PDF worker process while the last model calls are out.
-                        await asyncio.to_thread(fetcher.close)
-
-            async def deep_read(entry: Entry) -> None:
-                text = await full_text(entry)
-                if text is None:
-                    return
-                result = await llm.deep_read(entry.title, entry.abstract, text)
-                entry.deep_read = result
-                await asyncio.to_thread(self.cache.put, entry.id, "deep_read", result)
-
-            async def one(entry: Entry) -> None:
-                # A paper's translation does not wait for its PDF: both start at once.
-                await asyncio.gather(translate(entry), deep_read(entry))
-                entry.status = entry_status(entry)  # type: ignore[assignment]
-                if on_progress is not None:
-                    # Progress may write a checkpoint (fsync): keep it off the loop that dispatches calls.
-                    await asyncio.to_thread(on_progress, entry)
-
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for e in entries:
-                        group.create_task(one(e))
-            except* ModelAuthError as eg:
-                raise eg.exceptions[0] from None
-            finally:
-                fetcher.close()
-                self.llm_calls += llm.calls
-                self.prompt_tokens += llm.prompt_tokens
-                self.completion_tokens += llm.completion_tokens
-                self.downloads += fetcher.downloads
+def _needs(result: TaskResult | None, force: bool) -> bool:
+    return force or result is None or result.status != "done"
 
 
-# ------------------------------------------------------------------ run / backfill
+def missing_tasks(entry: Entry, *, force: bool = False, deep: bool = True) -> list[Task]:
+    """The registered tasks this paper still needs (all of them with force; none that read the paper unless deep)."""
+    return [t for t in all_tasks() if (deep or not t.needs_fulltext) and _needs(entry.result(t.name), force)]
 
 
-def _complete(record: DayRecord | None) -> bool:
-    return record is not None and all(e.status == "done" for e in record.papers)
+@dataclass
+class DayPlan:
+    """One day before enrichment: its record (None when there is no post, with the reason) and the papers to work on."""
+
+    day: str
+    record: DayRecord | None
+    previous: DayRecord | None
+    fetched: int = 0
+    reason: str = ""
+    todo: list[Entry] = field(default_factory=list)
 
 
-def run_days(
+def plan_day(
     cfg: Config,
-    days: list[date],
-    services: Services,
-    *,
-    no_llm: bool = False,
-    force: bool = False,
-    skip_complete: bool = False,
-    command: str = "run",
-) -> list[DayOutcome]:
-    """The daily job over one or more days (oldest first), with one arXiv query for all of them."""
-    rep = services.reporter
-    with site_lock(lock_path(cfg), command, wait_seconds=cfg.site.lock_timeout_seconds, sleep=services.sleep):
-        days = sorted(set(days))
-        previous = {d: load_record(cfg.records_dir, d.isoformat()) for d in days}  # a broken record stops here
-        outcomes: list[DayOutcome] = []
-        todo = []
-        for d in days:
-            if skip_complete and not force and _complete(previous[d]):
-                outcomes.append(DayOutcome(day=d.isoformat(), reason="already complete (use --force to redo)"))
-                rep.detail(f"{d}: post already complete, skipped")
-            else:
-                todo.append(d)
-        if not todo:
-            return outcomes
-        windows = [window_for(d, cfg.window) for d in todo]
-        if not no_llm and _api_key(cfg, services):
-            threading.Thread(target=_warm_imports, daemon=True).start()
-        started = time.monotonic()
-        client, own = _arxiv_client(cfg, services)
-        try:
-            rep.info(f"fetching arXiv listings for {len(windows)} day(s): {todo[0]}" + (
-                f" … {todo[-1]}" if len(todo) > 1 else ""))
-            fetched = fetch_windows(
-                windows, client, cfg.arxiv.categories, cfg.arxiv.announce_types, now=services.clock()
-            )
-        finally:
-            if own is not None:
-                own.close()
-        for w in client.warnings:
-            rep.detail(f"arXiv: {w}")
-        fetch_seconds = time.monotonic() - started
-
-        api_key = "" if no_llm else _api_key(cfg, services)
-        if not no_llm and not api_key:
-            rep.warn(
-                f"no API key in ${cfg.llm.api_key_env}: posts show English abstracts without deep reads; "
-                "set the variable and run again to fill them in"
-            )
-        elif no_llm:
-            rep.warn("--no-llm: posts show English abstracts without deep reads; a run without it fills them in")
-
-        posted = PostedIndex(cfg.records_dir)
-        env = template_env(cfg.templates_dir)  # compiled once for every day's prompts and post
-        for w in windows:
-            out = _run_one_day(cfg, services, w, fetched.get(w.date, []), previous[w.date], posted, env, api_key, force)
-            out.stats.wall_seconds = round(out.stats.wall_seconds + fetch_seconds / len(windows), 3)
-            outcomes.append(out)
-            if out.stopped:
-                break
-        return sorted(outcomes, key=lambda o: o.day)
-
-
-def _run_one_day(
-    cfg: Config,
-    services: Services,
     window: Window,
     papers: list[Paper],
     previous: DayRecord | None,
     posted: PostedIndex,
-    env: jinja2.Environment,
-    api_key: str,
-    force: bool,
-) -> DayOutcome:
-    rep = services.reporter
+    *,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> DayPlan:
+    """Select the day's papers, merge them into its previous record and list the papers with tasks missing."""
     day = window.date.isoformat()
-    started = time.monotonic()
-    out = DayOutcome(day=day)
     sel = select(papers, cfg.filter, posted.excluding(day), cfg.arxiv.categories)
-    for paper, reason in sel.dropped:
-        rep.detail(f"{day}: dropped {paper.id} ({reason})")
+    if reporter is not None:
+        for paper, why in sel.dropped:
+            reporter.detail(f"{day}: dropped {paper.id} ({why})")
     entries = _merge_entries(previous, sel.kept, cfg)
     if not entries:
         if window.basis == "announced" and not window.mailings:
-            out.reason = "no arXiv mailing was released in this window (no mailing on Friday/Saturday or holidays)"
+            reason = "no arXiv mailing was released in this window (no mailing on Friday/Saturday or holidays)"
         elif sel.fetched:
-            out.reason = f"all {sel.fetched} papers were removed by dedupe or filters (see --verbose)"
+            reason = f"all {sel.fetched} papers were removed by dedupe or filters (see --verbose)"
         else:
-            out.reason = "arXiv listed no papers in cs.SD/eess.AS for this window"
-        rep.info(f"{day}: no post written: {out.reason}")
-        return out
+            reason = "arXiv listed no papers in cs.SD/eess.AS for this window"
+        return DayPlan(day=day, record=None, previous=previous, fetched=sel.fetched, reason=reason)
 
     left_out = [LeftOut(id=p.id, title=p.title, abs_url=_link(cfg.arxiv.abs_link, p.id)) for p in sel.left_out]
     if previous is not None and not sel.left_out:
@@ -366,57 +246,309 @@ def _run_one_day(
         stats=previous.stats if previous is not None else RunStats(),
         source=previous.source if previous is not None else "digest",
     )
-    before = _content_of(previous)
-
-    enricher = None
-    todo = [e for e in entries if force or e.status != "done"]
-    if api_key and todo:
-        enricher = Enricher(cfg, services, api_key, env)
-        last_save = [0.0]
-
-        def checkpoint(entry: Entry) -> None:
-            advance()
-            # Keep finished work on disk as it comes, so a kill costs only what was in flight.
-            if time.monotonic() - last_save[0] > 1.0:
-                save_record(cfg, record)
-                last_save[0] = time.monotonic()
-
-        with rep.progress(f"{day}: papers", len(todo)) as advance:
-            try:
-                asyncio.run(enricher.enrich(todo, force=force, on_progress=checkpoint))
-            except ModelAuthError as exc:
-                out.stopped = str(exc)
-            except KeyboardInterrupt:
-                save_record(cfg, record)
-                raise
     for e in entries:
+        # A task added since the record was written makes its papers pending again.
         e.status = entry_status(e)  # type: ignore[assignment]
+    todo = [e for e in entries if force or e.status != "done"]
+    return DayPlan(day=day, record=record, previous=previous, fetched=sel.fetched, todo=todo)
 
-    stats = RunStats(
-        fetched=sel.fetched,
-        kept=len(entries),
-        done=sum(1 for e in entries if e.status == "done"),
-        failed=sum(1 for e in entries if e.status == "failed"),
-        llm_calls=enricher.llm_calls if enricher else 0,
-        prompt_tokens=enricher.prompt_tokens if enricher else 0,
-        completion_tokens=enricher.completion_tokens if enricher else 0,
-        downloads=enricher.downloads if enricher else 0,
+
+# ------------------------------------------------------------------ enrich
+
+
+@dataclass
+class EnrichStats:
+    """What enrichment cost."""
+
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    downloads: int = 0
+
+
+class _Texts:
+    """Full texts for the tasks that read the paper; the PDF worker ends once every paper has had its turn."""
+
+    def __init__(self, fetcher: FullTextFetcher, papers: int) -> None:
+        self.fetcher = fetcher
+        self.pending = papers
+
+    async def get(self, paper_id: str) -> tuple[str | None, str]:
+        """(text, "") or (None, the reason it failed)."""
+        from .fulltext import FullTextError
+
+        try:
+            return (await self.fetcher.get(paper_id)).text, ""
+        except FullTextError as exc:
+            return None, exc.reason
+
+    async def done_with_one(self) -> None:
+        self.pending -= 1
+        if not self.pending:
+            # Every text is in: end the PDF worker process while the last model calls are out.
+            await asyncio.to_thread(self.fetcher.close)
+
+
+async def _enrich_entry(
+    entry: Entry,
+    tasks: list[Task],
+    runner: TaskRunner,
+    cache: ResultsCache,
+    texts: _Texts,
+    services: Services,
+) -> None:
+    """Run one paper's missing tasks: cached results first, then the model; reading tasks wait for the text."""
+
+    async def run(task: Task, text: str | None) -> None:
+        result = await runner.run(task, entry, text)
+        if result is not None:
+            entry.set_result(task.name, result)
+            await asyncio.to_thread(cache.put, entry.id, task.name, result)
+
+    async def reading(wanted: list[Task]) -> None:
+        try:
+            if not wanted:
+                return
+            text, problem = await texts.get(entry.id)
+        finally:
+            await texts.done_with_one()
+        if text is None:
+            for t in wanted:
+                entry.set_result(t.name, TaskResult(status="failed", error=problem, at=_now_iso(services)))
+            return
+        await asyncio.gather(*(run(t, text) for t in wanted))
+
+    # A paper's translation does not wait for its PDF: every task starts at once.
+    await asyncio.gather(
+        *(run(t, None) for t in tasks if not t.needs_fulltext),
+        reading([t for t in tasks if t.needs_fulltext]),
+    )
+
+
+async def enrich(
+    cfg: Config,
+    services: Services,
+    entries: list[Entry],
+    model: Model,
+    *,
+    force: bool = False,
+    deep: bool = True,
+    env: jinja2.Environment | None = None,
+    on_progress: Callable[[Entry], None] | None = None,
+) -> EnrichStats:
+    """Fill in the papers' missing task results in place; raises ModelAuthError to stop the run."""
+    from .fulltext import FullTextFetcher
+    from .llm import TaskRunner
+
+    env = env or template_env(cfg.templates_dir)
+    runner = TaskRunner(cfg.llm, model, env=env, clock=services.clock, sleep=services.async_sleep)
+    cache = ResultsCache(cfg.cache_dir)
+    stats = EnrichStats()
+
+    def from_cache(entry: Entry) -> list[Task]:
+        """Take what the cache holds for this version, model and prompt; return the tasks still to run."""
+        left = []
+        for t in missing_tasks(entry, force=force, deep=deep):
+            cached = None if force else cache.get(entry.id, t.name, model.name, runner.prompt_hash(t))
+            if cached is not None:
+                entry.set_result(t.name, cached)
+            else:
+                left.append(t)
+        return left
+
+    async def one(entry: Entry, texts: _Texts) -> None:
+        await _enrich_entry(entry, from_cache(entry), runner, cache, texts, services)
+        entry.status = entry_status(entry)  # type: ignore[assignment]
+        if on_progress is not None:
+            # Progress may write a checkpoint (fsync): keep it off the loop that dispatches calls.
+            await asyncio.to_thread(on_progress, entry)
+
+    async with httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT}, timeout=cfg.fulltext.timeout_seconds
+    ) as http:
+        fetcher = FullTextFetcher(cfg, http, cfg.cache_dir, sleep=services.async_sleep)
+        texts = _Texts(fetcher, len(entries))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for e in entries:
+                    group.create_task(one(e, texts))
+        except* ModelAuthError as eg:
+            raise eg.exceptions[0] from None
+        finally:
+            fetcher.close()
+            stats.llm_calls = runner.calls
+            stats.prompt_tokens = runner.prompt_tokens
+            stats.completion_tokens = runner.completion_tokens
+            stats.downloads = fetcher.downloads
+    return stats
+
+
+class _Checkpoint:
+    """Keeps finished work on disk as it comes (at most once a second), so a kill costs only what was in flight."""
+
+    def __init__(self, cfg: Config, record: DayRecord, advance: Callable[..., None]) -> None:
+        self.cfg = cfg
+        self.record = record
+        self.advance = advance
+        self.last = 0.0
+
+    def __call__(self, entry: Entry) -> None:
+        self.advance()
+        if time.monotonic() - self.last > 1.0:
+            save_record(self.cfg, self.record)
+            self.last = time.monotonic()
+
+
+def enrich_day(
+    cfg: Config, services: Services, plan: DayPlan, model: Model, env: jinja2.Environment, *, force: bool
+) -> tuple[EnrichStats, str]:
+    """Run a planned day's missing tasks with progress and checkpoints; (stats, why the run stopped or "")."""
+    assert plan.record is not None
+    record = plan.record
+    stats = EnrichStats()
+    with services.reporter.progress(f"{plan.day}: papers", len(plan.todo)) as advance:
+        checkpoint = _Checkpoint(cfg, record, advance)
+        try:
+            stats = asyncio.run(enrich(cfg, services, plan.todo, model, force=force, env=env, on_progress=checkpoint))
+        except ModelAuthError as exc:
+            return stats, str(exc)
+        except KeyboardInterrupt:
+            save_record(cfg, record)
+            raise
+    return stats, ""
+
+
+# ------------------------------------------------------------------ publish
+
+
+def publish_day(
+    cfg: Config,
+    services: Services,
+    plan: DayPlan,
+    stats: EnrichStats,
+    env: jinja2.Environment,
+    *,
+    started: float,
+) -> DayOutcome:
+    """Save the record when its content changed, then hand it to every publisher; the day's outcome."""
+    out = DayOutcome(day=plan.day, reason=plan.reason)
+    record = plan.record
+    if record is None:
+        services.reporter.info(f"{plan.day}: no post written: {plan.reason}")
+        return out
+    for e in record.papers:
+        e.status = entry_status(e)  # type: ignore[assignment]
+    run_stats = RunStats(
+        fetched=plan.fetched,
+        kept=len(record.papers),
+        done=sum(1 for e in record.papers if e.status == "done"),
+        failed=sum(1 for e in record.papers if e.status == "failed"),
+        llm_calls=stats.llm_calls,
+        prompt_tokens=stats.prompt_tokens,
+        completion_tokens=stats.completion_tokens,
+        downloads=stats.downloads,
         wall_seconds=round(time.monotonic() - started, 3),
         finished_at=_now_iso(services),
     )
-    changed = _content_of(record) != before
+    changed = _content_of(record) != _content_of(plan.previous)
     if changed:
-        record.stats = stats
+        record.stats = run_stats
         save_record(cfg, record)
-    out.stats = stats
-    out.post, wrote = write_post(cfg, record, env)
-    posted.update(record)
-    for e in entries:
-        for task in (e.translation, e.deep_read):
-            if task is not None and task.status == "failed":
-                out.failures.append((e.id, task.error))
-    rep.detail(f"{day}: record {'updated' if changed else 'unchanged'}, post {'written' if wrote else 'unchanged'}")
+    out.stats = run_stats
+    published = publish_record(cfg, record, env, services.publishers)
+    post = published.get("post")
+    out.post = post.path if post is not None else None
+    wrote = any(p.changed for p in published.values())
+    names = [t.name for t in all_tasks()]
+    for e in record.papers:
+        for name in [*names, *sorted(set(e.results) - set(names))]:
+            result = e.result(name)
+            if result is not None and result.status == "failed":
+                out.failures.append((e.id, result.error))
+    services.reporter.detail(
+        f"{plan.day}: record {'updated' if changed else 'unchanged'}, post {'written' if wrote else 'unchanged'}"
+    )
     return out
+
+
+# ------------------------------------------------------------------ run / backfill
+
+
+def _complete(record: DayRecord | None) -> bool:
+    return record is not None and all(entry_status(e) == "done" for e in record.papers)
+
+
+def run_days(
+    cfg: Config,
+    days: list[date],
+    services: Services,
+    *,
+    no_llm: bool = False,
+    force: bool = False,
+    skip_complete: bool = False,
+    command: str = "run",
+) -> list[DayOutcome]:
+    """The daily job over one or more days (oldest first), with one arXiv query for all of them."""
+    rep = services.reporter
+    with site_lock(
+        lock_path(cfg), command, wait_seconds=cfg.site.lock_timeout_seconds, sleep=services.sleep, clock=services.clock
+    ):
+        days = sorted(set(days))
+        previous = {d: load_record(cfg.records_dir, d.isoformat()) for d in days}  # a broken record stops here
+        outcomes: list[DayOutcome] = []
+        todo = []
+        for d in days:
+            if skip_complete and not force and _complete(previous[d]):
+                outcomes.append(DayOutcome(day=d.isoformat(), reason="already complete (use --force to redo)"))
+                rep.detail(f"{d}: post already complete, skipped")
+            else:
+                todo.append(d)
+        if not todo:
+            return outcomes
+        windows = [window_for(d, cfg.window) for d in todo]
+        model = None if no_llm else model_for(cfg, services)
+        if model is not None and services.model is None:
+            threading.Thread(target=_warm_imports, daemon=True).start()
+        started = time.monotonic()
+        client, own = _arxiv_client(cfg, services)
+        try:
+            rep.info(f"fetching arXiv listings for {len(windows)} day(s): {todo[0]}" + (
+                f" … {todo[-1]}" if len(todo) > 1 else ""))
+            fetched = fetch_windows(
+                windows, client, cfg.arxiv.categories, cfg.arxiv.announce_types, now=services.clock()
+            )
+        finally:
+            if own is not None:
+                own.close()
+        for warning in client.warnings:
+            rep.detail(f"arXiv: {warning}")
+        fetch_seconds = time.monotonic() - started
+
+        if no_llm:
+            rep.warn("--no-llm: posts show English abstracts without deep reads; a run without it fills them in")
+        elif model is None:
+            rep.warn(
+                f"no API key in ${cfg.llm.api_key_env}: posts show English abstracts without deep reads; "
+                "set the variable and run again to fill them in"
+            )
+
+        posted = PostedIndex(cfg.records_dir)
+        env = template_env(cfg.templates_dir)  # compiled once for every day's prompts and post
+        for w in windows:
+            day_started = time.monotonic()
+            plan = plan_day(cfg, w, fetched.get(w.date, []), previous[w.date], posted, force=force, reporter=rep)
+            stats, stopped = EnrichStats(), ""
+            if model is not None and plan.todo:
+                stats, stopped = enrich_day(cfg, services, plan, model, env, force=force)
+            out = publish_day(cfg, services, plan, stats, env, started=day_started)
+            out.stopped = stopped
+            if plan.record is not None:
+                posted.update(plan.record)
+            out.stats.wall_seconds = round(out.stats.wall_seconds + fetch_seconds / len(windows), 3)
+            outcomes.append(out)
+            if out.stopped:
+                break
+        return sorted(outcomes, key=lambda o: o.day)
 
 
 def backfill(cfg: Config, start: date, end: date, services: Services, *, force: bool = False) -> list[DayOutcome]:
@@ -446,13 +578,12 @@ def preview(cfg: Config, arxiv_id: str, services: Services, *, no_pdf: bool = Fa
         raise DigestError(f"arXiv knows no paper {arxiv_id} (check the id; new papers appear after their mailing)")
     paper = papers[0]
     entry = _entry_from_paper(paper, cfg)
-    api_key = _api_key(cfg, services)
+    model = model_for(cfg, services)
     env = template_env(cfg.templates_dir)
-    if not api_key:
+    if model is None:
         services.reporter.warn(
             f"no API key in ${cfg.llm.api_key_env}: showing the English abstract only; set the variable for the rest"
         )
     else:
-        enricher = Enricher(cfg, services, api_key, env)
-        asyncio.run(enricher.enrich([entry], force=False, deep=not no_pdf))
+        asyncio.run(enrich(cfg, services, [entry], model, deep=not no_pdf, env=env))
     return render_section(entry, env)

@@ -22,11 +22,12 @@ def dump_record(record: DayRecord) -> str:
 
 
 def entry_status(entry: Entry) -> str:
-    """done: every task asked for is done; failed: some task failed; pending: some not yet run."""
-    tasks = [t for t in (entry.translation, entry.deep_read) if t is not None]
-    if any(t.status == "failed" for t in tasks):
+    """failed: some task failed; pending: a required task (see digest.tasks) has no result yet; else done."""
+    from .tasks import all_tasks
+
+    if any(r.status == "failed" for r in entry.results.values()):
         return "failed"
-    if entry.translation is None:
+    if any(t.required and entry.result(t.name) is None for t in all_tasks()):
         return "pending"
     return "done"
 

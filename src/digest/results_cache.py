@@ -11,33 +11,41 @@ from pydantic import ValidationError
 from .fsutil import atomic_write_text, safe_file_name
 from .models import TaskResult
 
-TASKS = ("translation", "deep_read")
+
+def cache_key(task: str, model: str, prompt_hash: str) -> str:
+    """A result is reused only for the same task, model and prompt: a changed prompt or model asks again."""
+    return f"{task}|{model}|{prompt_hash}"
 
 
 class ResultsCache:
-    """`cache_dir/results/<versioned id>.json` holding the done results of each task."""
+    """`cache_dir/results/<versioned id>.json`: done results keyed by task, model and prompt hash.
+
+    The file name is the paper's version, so a new version of a paper is asked afresh.
+    """
 
     def __init__(self, cache_dir: Path) -> None:
         self.dir = cache_dir / "results"
-        # A paper's two results are put from worker threads; unguarded, one read-modify-write could undo the other.
+        # A paper's results are put from worker threads; unguarded, one read-modify-write could undo another.
         self._lock = threading.Lock()
 
     def _path(self, paper_id: str) -> Path:
         return self.dir / f"{safe_file_name(paper_id)}.json"
 
-    def get(self, paper_id: str, task: str) -> TaskResult | None:
-        """A done result for this paper and task, or None (a damaged cache file counts as empty)."""
+    def get(self, paper_id: str, task: str, model: str, prompt_hash: str) -> TaskResult | None:
+        """A done result for this paper version, task, model and prompt, or None (a damaged file counts as empty)."""
         path = self._path(paper_id)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            result = TaskResult.model_validate(data[task])
+            result = TaskResult.model_validate(data[cache_key(task, model, prompt_hash)])
         except (OSError, ValueError, KeyError, TypeError, ValidationError):
             return None
-        return result if result.status == "done" else None
+        if result.status != "done" or result.model != model or result.prompt_hash != prompt_hash:
+            return None
+        return result
 
     def put(self, paper_id: str, task: str, result: TaskResult) -> None:
-        """Keep a done result; failures are not cached (the next run retries them)."""
-        if result.status != "done" or task not in TASKS:
+        """Keep a done result under its own model and prompt hash; failures are not cached (the next run retries)."""
+        if result.status != "done":
             return
         path = self._path(paper_id)
         with self._lock:
@@ -47,7 +55,7 @@ class ResultsCache:
                     data = {}
             except (OSError, ValueError):
                 data = {}
-            data[task] = result.model_dump(mode="json")
+            data[cache_key(task, result.model, result.prompt_hash)] = result.model_dump(mode="json")
             try:
                 atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
             except OSError:
