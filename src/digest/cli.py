@@ -207,6 +207,8 @@ def import_cmd(ctx: Context, paths: tuple[Path, ...]) -> int:
     from .posts import import_posts
 
     s = import_posts(cfg, list(paths))
+    for n in s.normalisations:
+        ctx.reporter.info(f"normalised: {n}")
     for p in s.problems:
         ctx.reporter.warn(p)
     ctx.reporter.info(
