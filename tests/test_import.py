@@ -144,10 +144,11 @@ def test_unparseable_parts_are_reported_with_file_and_line() -> None:
     assert text.splitlines()[line - 1] == "## Third Paper"
 
 
-def test_import_reports_missing_path_and_keeps_going(tmp_path: Path) -> None:
+def test_import_of_a_missing_path_exits_2_and_imports_nothing(tmp_path: Path) -> None:
     seeds = seed_files()
     shutil.copy(seeds[0], tmp_path / seeds[0].name)
     proc = _digest("import", str(tmp_path / seeds[0].name), str(tmp_path / "missing.md"), cwd=tmp_path)
-    assert proc.returncode == 0
-    assert "missing.md: no such file or folder" in proc.stderr
-    assert "imported 1 day(s)" in proc.stderr
+    assert proc.returncode == 2
+    assert "no such file or folder" in proc.stderr and "missing.md" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "_data" / "digest").glob("*.json")) if (tmp_path / "_data").exists() else True

@@ -345,7 +345,7 @@ def _run_one_day(
         elif sel.fetched:
             out.reason = f"all {sel.fetched} papers were removed by dedupe or filters (see --verbose)"
         else:
-            out.reason = "arXiv listed no papers in cs.SD/eess.AS for this window"
+            out.reason = f"arXiv listed no papers in {'/'.join(cfg.arxiv.categories)} for this window"
         rep.info(f"{day}: no post written: {out.reason}")
         return out
 

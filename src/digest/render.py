@@ -186,7 +186,9 @@ _MISSING = re.compile("^" + re.escape(TRANSLATION_MISSING).replace(re.escape("{r
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 DETAILS_SUMMARY = "<summary>详细解读</summary>"
 # The standard opening is '<div markdown="1">' and a blank line; the old blog sometimes left the blank line out.
-_DETAILS_OPEN = re.compile(r'^<details>\n' + re.escape(DETAILS_SUMMARY) + r'\n\n<div markdown="1">\n(\n?)', re.MULTILINE)
+_DETAILS_OPEN = re.compile(
+    r"^<details>\n" + re.escape(DETAILS_SUMMARY) + r'\n\n<div markdown="1">\n(\n?)', re.MULTILINE
+)
 _DETAILS_CLOSE = "\n</div>\n\n</details>"
 _LABEL_ZONES = {"CST": "Asia/Shanghai"}
 
@@ -272,7 +274,7 @@ def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
     if opening:
         div_line = body_line + rest[: opening.start()].count("\n") + 3
         if not opening.group(1):
-            rd.normalised(div_line, "text follows '<div markdown=\"1\">' directly; the re-render puts a blank line between")
+            rd.normalised(div_line, "text follows '<div markdown=\"1\">' directly; the re-render adds a blank line")
         end = rest.rfind(_DETAILS_CLOSE)
         if end < opening.end():
             rd.problem(div_line, f"the details block of '{short}' is not closed")
@@ -374,7 +376,9 @@ def parse_post(text: str, name: str) -> ParsedPost:
         day = fm.group(1)
         rd.problem(offset + 1, "no '以下为 <date>…' header line; took the date from the file name")
 
-    titles = [n for n in range(len(lines) - 1) if lines[n].startswith("## ") and lines[n + 1].startswith("- **Authors**:")]
+    titles = [
+        n for n in range(len(lines) - 1) if lines[n].startswith("## ") and lines[n + 1].startswith("- **Authors**:")
+    ]
     papers: list[Entry] = []
     for k, n in enumerate(titles):
         stop = titles[k + 1] if k + 1 < len(titles) else len(lines)
