@@ -15,7 +15,8 @@ from digest.importer import parse_post
 from digest.records import write_record
 from digest.render import render_post
 from digest.site import build_site, post_url
-from helpers import make_entry, make_record, seed_files
+from helpers import make_entry, make_record
+from postfixtures import golden_posts
 
 HOSTILE_TITLE = 'Quoted "Title": Colons {{ site.title }} and {% include evil.html %}'
 HOSTILE_ABSTRACT = "本文研究 {{ page.secret }} 与 {% if x %} 条件，当 $$a_1 < b_2$$ 时成立。"
@@ -59,20 +60,27 @@ def import_into(records_dir: Path, post: Path) -> Path:
 
 @pytest.fixture
 def seed_site(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    """Records of the hand-made standard posts, plus the seeds' when ../shared is there; newest post last."""
     records = tmp_path / "_data" / "digest"
-    seeds = seed_files()
-    for seed in seeds:
-        import_into(records, seed)
+    posts = golden_posts(tmp_path / "posts")
+    for post in posts:
+        import_into(records, post)
     out = tmp_path / "_site"
-    return records, out, seeds
+    return records, out, posts
 
 
 def _page(out: Path, url: str) -> str:
     return (out / url.lstrip("/")).read_text(encoding="utf-8")
 
 
-def _paper_ids(seed_text: str) -> list[str]:
-    return re.findall(r"^- \*\*arXiv\*\*: \[https://arxiv\.org/abs/(\d{4}\.\d{4,5})v\d+\]", seed_text, re.MULTILINE)
+def _paper_ids(post_text: str) -> list[str]:
+    return re.findall(r"^- \*\*arXiv\*\*: \[https://arxiv\.org/abs/(\d{4}\.\d{4,5})v\d+\]", post_text, re.MULTILINE)
+
+
+def _record(post: Path):
+    record = parse_post(post.read_text(encoding="utf-8"), post.name).record
+    assert record is not None
+    return record
 
 
 class _Links(HTMLParser):
@@ -106,29 +114,27 @@ def test_post_url_is_jekylls_default() -> None:
         post_url(Path("notes.md"))
 
 
-def test_seeds_build_one_page_each_at_the_jekyll_url(seed_site) -> None:
-    posts, out, seeds = seed_site
-    result = build_site(posts, out)
-    assert result.posts == len(seeds) == 3
+def test_every_record_builds_one_page_at_the_jekyll_url(seed_site) -> None:
+    records, out, posts = seed_site
+    result = build_site(records, out)
+    assert result.posts == len(posts) >= 2
     assert result.out_dir == out
-    for seed in seeds:
-        page = out / post_url(seed).lstrip("/")
+    for post in posts:
+        page = out / post_url(post).lstrip("/")
         assert page in result.pages and page.is_file()
-        day = seed.name[:10]
-        assert f"arXiv Daily – {day}" in page.read_text(encoding="utf-8")
+        assert f"arXiv Daily – {post.name[:10]}" in page.read_text(encoding="utf-8")
     for name in ("index.html", "archive.html", "feed.xml", "assets/style.css"):
         assert (out / name) in result.pages
 
 
 def test_home_shows_the_newest_post_in_full(seed_site) -> None:
-    posts, out, seeds = seed_site
-    build_site(posts, out, site_title="Speech Daily")
+    records, out, posts = seed_site
+    build_site(records, out, site_title="Speech Daily")
     home = _page(out, "index.html")
-    newest, oldest = seeds[-1], seeds[0]
+    newest, oldest = posts[-1], posts[0]
     assert "Speech Daily" in home
-    assert "arXiv Daily – 2026-01-28" in home
-    newest_ids = _paper_ids(newest.read_text(encoding="utf-8"))
-    for pid in newest_ids:
+    assert f"arXiv Daily – {newest.name[:10]}" in home
+    for pid in _paper_ids(newest.read_text(encoding="utf-8")):
         assert f'id="{pid.replace(".", "-")}"' in home
     # Older posts appear only as links, not in full.
     assert not any(f'id="{pid.replace(".", "-")}"' in home for pid in _paper_ids(oldest.read_text(encoding="utf-8")))
@@ -136,35 +142,39 @@ def test_home_shows_the_newest_post_in_full(seed_site) -> None:
 
 
 def test_archive_lists_every_post_newest_first(seed_site) -> None:
-    posts, out, _ = seed_site
-    build_site(posts, out)
+    records, out, posts = seed_site
+    build_site(records, out)
     archive = _page(out, "archive.html")
     days = re.findall(r"arXiv Daily – (\d{4}-\d{2}-\d{2})</a>", archive)
-    assert days == ["2026-01-28", "2026-01-22", "2026-01-07"]
-    assert 'href="2026/01/07/arxiv.html"' in archive
-    assert "14 篇" in archive  # the seed of 2026-01-07 shows 14 papers
+    assert days == sorted((p.name[:10] for p in posts), reverse=True)
+    assert 'href="2025/06/04/arxiv.html"' in archive
+    assert "4 篇" in archive  # the hand-made post of 2025-06-04 shows 4 papers
 
 
 def test_feed_is_valid_atom_listing_every_post(seed_site) -> None:
-    posts, out, _ = seed_site
-    build_site(posts, out, base_url="https://example.org/blog/")
+    records, out, posts = seed_site
+    build_site(records, out, base_url="https://example.org/blog/")
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
-    assert [e.title for e in feed.entries] == [f"arXiv Daily – {d}" for d in ("2026-01-28", "2026-01-22", "2026-01-07")]
-    assert feed.entries[2].link == "https://example.org/blog/2026/01/07/arxiv.html"
-    assert feed.entries[2].id == "https://example.org/blog/2026/01/07/arxiv.html"
-    assert "AGL1K" in feed.entries[2].content[0].value
-    assert "<details>" in feed.entries[2].content[0].value
+    days = sorted((p.name[:10] for p in posts), reverse=True)
+    assert [e.title for e in feed.entries] == [f"arXiv Daily – {d}" for d in days]
+    entry = feed.entries[days.index("2025-06-04")]
+    assert entry.link == "https://example.org/blog/2025/06/04/arxiv.html"
+    assert entry.id == "https://example.org/blog/2025/06/04/arxiv.html"
+    content = entry.content[0].value  # the feed carries the HTML escaped; the reader unescapes it
+    assert "SSM-SE" in content and "<details>" in content and "<h2 id=\"2506-00001\">" in content
+    raw = (out / "feed.xml").read_text(encoding="utf-8")
+    assert "<details>" not in raw and "&lt;details&gt;" in raw
 
 
 def test_every_paper_heading_has_a_stable_anchor(seed_site) -> None:
-    posts, out, seeds = seed_site
-    build_site(posts, out)
-    for seed in seeds:
-        html = _page(out, post_url(seed))
-        ids = _paper_ids(seed.read_text(encoding="utf-8"))
-        assert ids, seed.name
+    records, out, posts = seed_site
+    build_site(records, out)
+    for post in posts:
+        html = _page(out, post_url(post))
+        ids = _paper_ids(post.read_text(encoding="utf-8"))
+        assert ids, post.name
         parsed = _parse(html)
         headings = re.findall(r'<h2 id="([^"]+)">', html)
         assert headings == [pid.replace(".", "-") for pid in ids]
@@ -173,34 +183,51 @@ def test_every_paper_heading_has_a_stable_anchor(seed_site) -> None:
             assert f'href="#{anchor}"' in html
 
 
+def test_every_paper_shows_its_metadata_links_and_placeholders(seed_site) -> None:
+    records, out, posts = seed_site
+    build_site(records, out)
+    for post in posts:
+        record = _record(post)
+        html = _page(out, post_url(post))
+        for paper in record.papers:
+            assert f'<a href="{paper.abs_url}">{paper.abs_url}</a>' in html
+            assert f'<a href="{paper.pdf_url}">{paper.pdf_url}</a>' in html
+            assert ", ".join(paper.categories) in html
+    day = _page(out, "/2025/06/04/arxiv.html")
+    assert '<a href="https://arxiv.org/abs/2506.00005v1">A Left-Out Paper on Codecs</a>' in day
+    assert "另有 2 篇因每日上限" in day
+    assert "<p>（译文暂缺：模型服务超时，下次运行将重试）</p>" in day
+    assert "<p>We study speech codecs at very low bit rates and report listening tests.</p>" in day
+
+
 def test_details_blocks_render_their_markdown(seed_site) -> None:
-    posts, out, seeds = seed_site
-    build_site(posts, out)
-    for seed in seeds:
-        html = _page(out, post_url(seed))
+    records, out, posts = seed_site
+    build_site(records, out)
+    for post in posts:
+        html = _page(out, post_url(post))
         blocks = re.findall(r"<details>(.*?)</details>", html, re.DOTALL)
-        assert len(blocks) == len(_paper_ids(seed.read_text(encoding="utf-8")))
+        assert len(blocks) == sum(1 for p in _record(post).papers if p.deep_read is not None)
         for block in blocks:
             assert "<summary>详细解读</summary>" in block
-            if "全文解读失败" in block:  # the old blog's failure note: one line of text
+            if "全文解读失败" in block:  # the failure note: one line of text
                 assert re.search(r"<p>（全文解读失败：[^<]+）</p>", block)
                 continue
             assert "<li>" in block and "<strong>" in block
             assert "**" not in block  # no bold left unrendered
             assert 'markdown="1"' not in block
     # Two-space nested lists nest, as on GitHub Pages; "1)" part numbers stay text.
-    first = _page(out, "/2026/01/07/arxiv.html")
-    assert re.search(r"<li><strong>研究背景</strong>[^<]*\n<ul>\n<li><strong>数据缺失</strong>", first)
+    first = _page(out, "/2025/06/04/arxiv.html")
+    assert re.search(r"<li><strong>研究背景</strong>[^<]*\n<ul>\n<li><strong>难点一</strong>", first)
     assert "<p>1)</p>" in first
 
 
 def test_math_delimiters_survive_for_mathjax(seed_site, tmp_path: Path) -> None:
-    posts, out, _ = seed_site
-    write_record(posts, hostile_record())
-    build_site(posts, out)
-    seed_page = _page(out, "/2026/01/07/arxiv.html")
+    records, out, _ = seed_site
+    write_record(records, hostile_record())
+    build_site(records, out)
+    day_page = _page(out, "/2025/06/04/arxiv.html")
     # Backslashes and underscores of TeX are untouched (no escapes eaten, no <em> from `_`).
-    assert r"\( l_k = \sum_{i \in P} a_i t_{k,i} - \sum_{i \in N} \bar{a}_i t_{k,i} \)" in seed_page
+    assert r"\( L = \sum_{i} w_i x_i^2 \)" in day_page
     hostile = _page(out, "/2026/02/03/arxiv.html")
     assert r"$$L = \sum_{i} w_i x_i^2$$" in hostile
     assert r"\(x_i\)" in hostile
@@ -268,17 +295,17 @@ def test_relative_links_resolve_inside_the_built_folder(seed_site) -> None:
 
 
 def test_rebuild_removes_pages_of_deleted_posts_only(seed_site) -> None:
-    posts, out, _ = seed_site
+    posts, out, seeds = seed_site
     out.mkdir()
     (out / "CNAME").write_text("example.org\n", encoding="utf-8")
     build_site(posts, out)
-    assert (out / "2026/01/07/arxiv.html").is_file()
-    (posts / "2026-01-07.json").unlink()
+    assert (out / "2025/06/04/arxiv.html").is_file()
+    (posts / "2025-06-04.json").unlink()
     result = build_site(posts, out)
-    assert result.posts == 2
-    assert not (out / "2026/01/07/arxiv.html").exists()
+    assert result.posts == len(seeds) - 1
+    assert not (out / "2025/06/04/arxiv.html").exists()
     assert (out / "CNAME").read_text(encoding="utf-8") == "example.org\n"
-    assert "2026-01-07" not in _page(out, "archive.html")
+    assert "2025-06-04" not in _page(out, "archive.html")
 
 
 def test_empty_and_missing_records_folder(tmp_path: Path) -> None:

@@ -320,7 +320,7 @@ def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
         translation=translation,
         deep_read=deep,
     )
-    entry.status = entry_status(entry)
+    entry.status = entry_status(entry)  # type: ignore[assignment]  # one of Entry.status's values, typed str
     return entry
 
 
