@@ -21,7 +21,6 @@ from pathlib import Path
 import jinja2
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
-from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
@@ -37,7 +36,6 @@ FEED_LIMIT = 30
 MANIFEST = ".digest-site"
 MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
 
-_MD_ATTR = re.compile(r'\s+markdown="(?:1|block|span)"')
 _MATH_DELIMS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _UNSAFE_TAG = re.compile(r"<\s*/?\s*(script|iframe|frame|object|embed|style|base|meta|link)\b", re.IGNORECASE)
 _TAG = re.compile(r"<[A-Za-z][^<>]*>")
@@ -160,18 +158,10 @@ def _render_math(self: object, tokens: Sequence[Token], idx: int, options: objec
     return f'<span class="{kind}">{escapeHtml(token.content)}</span>'
 
 
-def _drop_markdown_attr(state: StateCore) -> None:
-    # `<div markdown="1">` is for kramdown; CommonMark already reads Markdown between blank lines.
-    for token in state.tokens:
-        if token.type == "html_block":
-            token.content = _MD_ATTR.sub("", token.content)
-
-
 def markdown_renderer() -> MarkdownIt:
     """CommonMark with the raw HTML the sanitizer lets through, tables, strikethrough, math kept for MathJax."""
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
     md.inline.ruler.before("escape", "math", _math_rule)
-    md.core.ruler.push("kramdown_attrs", _drop_markdown_attr)
     md.add_render_rule("math", _render_math)
     return md
 
@@ -196,6 +186,7 @@ def check_safe(html: str, where: str) -> None:
         )
 
 
+# ---------------------------------------------------------------- page model (records -> what templates show)
 
 
 def markdown_html(text: str, md: MarkdownIt) -> str:
