@@ -122,6 +122,10 @@ tags: [arxiv, cs.SD, eess.AS]
 def test_old_blog_variants_are_all_read() -> None:
     result = parse_post(OLD_STYLE, "2025-06-04-arxiv.md")
     assert result.problems == []
+    # The deep read's headings become bold on re-render: reported, one line each.
+    lines = OLD_STYLE.split("\n")
+    expected = [str(lines.index(h) + 1) for h in ("## 1) 研究背景", "## 2) 方法")]
+    assert [n.split(":")[1] for n in result.normalisations] == expected
     rec = result.record
     assert rec is not None and [p.id for p in rec.papers] == ["2506.00001v1", "2506.00002v2", "2506.00003v1"]
     first, second, third = rec.papers
@@ -152,3 +156,13 @@ def test_import_of_a_missing_path_exits_2_and_imports_nothing(tmp_path: Path) ->
     assert "no such file or folder" in proc.stderr and "missing.md" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "_data" / "digest").glob("*.json")) if (tmp_path / "_data").exists() else True
+
+
+def test_a_details_block_in_another_form_is_reported_not_folded_silently() -> None:
+    text = OLD_STYLE.replace("<details>\n<summary>详细解读</summary>\n\n<div markdown=\"1\">\n\n## 1)",
+                             "<details><summary>详细解读</summary>\n<div markdown=\"1\">\n\n## 1)")
+    result = parse_post(text, "odd.md")
+    assert result.record is not None and len(result.record.papers) == 3
+    line = text.split("\n").index("<details><summary>详细解读</summary>") + 1
+    assert result.problems == [f"odd.md:{line}: a details block of 'First Paper' is not in the standard form; "
+                               "it would show as text"]
