@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from digest.importer import parse_post
 from helpers import assert_same_text, seed_files
+from postfixtures import write_standard_posts
 
 
 def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -39,7 +39,7 @@ def test_import_then_render_reproduces_every_seed(tmp_path: Path) -> None:
 
 
 def test_record_format_is_stable_utf8_json(tmp_path: Path) -> None:
-    seed = seed_files()[0]
+    seed = write_standard_posts(tmp_path / "old")[0]
     site = tmp_path
     assert _digest("import", str(seed), cwd=site).returncode == 0
     path = site / "_data" / "digest" / f"{seed.name[:10]}.json"
@@ -149,9 +149,8 @@ def test_unparseable_parts_are_reported_with_file_and_line() -> None:
 
 
 def test_import_of_a_missing_path_exits_2_and_imports_nothing(tmp_path: Path) -> None:
-    seeds = seed_files()
-    shutil.copy(seeds[0], tmp_path / seeds[0].name)
-    proc = _digest("import", str(tmp_path / seeds[0].name), str(tmp_path / "missing.md"), cwd=tmp_path)
+    post = write_standard_posts(tmp_path / "old")[0]
+    proc = _digest("import", str(post), str(tmp_path / "missing.md"), cwd=tmp_path)
     assert proc.returncode == 2
     assert "no such file or folder" in proc.stderr and "missing.md" in proc.stderr
     assert "Traceback" not in proc.stderr
