@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from digest.models import Counts, DayRecord, Entry, TaskResult, WindowInfo
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-SEEDS = SHARED / "seeds"
+# DIGEST_SEEDS_DIR lets a test run the suite as a fresh clone would (no ../shared beside it).
+SEEDS = Path(os.environ["DIGEST_SEEDS_DIR"]) if os.environ.get("DIGEST_SEEDS_DIR") else SHARED / "seeds"
 
 
 def seed_files() -> list[Path]:

@@ -23,9 +23,10 @@ from typing import Any
 
 import pytest
 
+from digest.records import write_record
 from digest.site import build_site
 from helpers import seed_files
-from test_site import hostile_record, write_post
+from test_site import hostile_record, import_into
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
@@ -185,13 +186,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser-site")
-    posts = root / "_posts"
-    posts.mkdir()
+    records = root / "_data" / "digest"
     for seed in seed_files():
-        shutil.copy(seed, posts / seed.name)
-    write_post(posts, hostile_record())
+        import_into(records, seed)
+    write_record(records, hostile_record())
     out = root / "_site"
-    build_site(posts, out)
+    build_site(records, out)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(out)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

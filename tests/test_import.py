@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 from digest.importer import parse_post
 from helpers import assert_same_text, digest_cli, seed_files
+from postfixtures import write_standard_posts
 
 
 def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -37,7 +37,7 @@ def test_import_then_render_reproduces_every_seed(tmp_path: Path) -> None:
 
 
 def test_record_format_is_stable_utf8_json(tmp_path: Path) -> None:
-    seed = seed_files()[0]
+    seed = write_standard_posts(tmp_path / "old")[0]
     site = tmp_path
     assert _digest("import", str(seed), cwd=site).returncode == 0
     path = site / "_data" / "digest" / f"{seed.name[:10]}.json"
@@ -121,6 +121,10 @@ tags: [arxiv, cs.SD, eess.AS]
 def test_old_blog_variants_are_all_read() -> None:
     result = parse_post(OLD_STYLE, "2025-06-04-arxiv.md")
     assert result.problems == []
+    # The deep read's headings become bold on re-render: reported, one line each.
+    lines = OLD_STYLE.split("\n")
+    expected = [str(lines.index(h) + 1) for h in ("## 1) 研究背景", "## 2) 方法")]
+    assert [n.split(":")[1] for n in result.normalisations] == expected
     rec = result.record
     assert rec is not None and [p.id for p in rec.papers] == ["2506.00001v1", "2506.00002v2", "2506.00003v1"]
     first, second, third = rec.papers
@@ -143,10 +147,20 @@ def test_unparseable_parts_are_reported_with_file_and_line() -> None:
     assert text.splitlines()[line - 1] == "## Third Paper"
 
 
-def test_import_reports_missing_path_and_keeps_going(tmp_path: Path) -> None:
-    seeds = seed_files()
-    shutil.copy(seeds[0], tmp_path / seeds[0].name)
-    proc = _digest("import", str(tmp_path / seeds[0].name), str(tmp_path / "missing.md"), cwd=tmp_path)
-    assert proc.returncode == 0
-    assert "missing.md: no such file or folder" in proc.stderr
-    assert "imported 1 day(s)" in proc.stderr
+def test_import_of_a_missing_path_exits_2_and_imports_nothing(tmp_path: Path) -> None:
+    post = write_standard_posts(tmp_path / "old")[0]
+    proc = _digest("import", str(post), str(tmp_path / "missing.md"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no such file or folder" in proc.stderr and "missing.md" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "_data" / "digest").glob("*.json")) if (tmp_path / "_data").exists() else True
+
+
+def test_a_details_block_in_another_form_is_reported_not_folded_silently() -> None:
+    text = OLD_STYLE.replace("<details>\n<summary>详细解读</summary>\n\n<div markdown=\"1\">\n\n## 1)",
+                             "<details><summary>详细解读</summary>\n<div markdown=\"1\">\n\n## 1)")
+    result = parse_post(text, "odd.md")
+    assert result.record is not None and len(result.record.papers) == 3
+    line = text.split("\n").index("<details><summary>详细解读</summary>") + 1
+    assert result.problems == [f"odd.md:{line}: a details block of 'First Paper' is not in the standard form; "
+                               "it would show as text"]

@@ -1,20 +1,22 @@
-"""`digest build`: the static site made from the seeds and from crafted hostile posts, checked page by page."""
+"""`digest build`: the static site made from day records (the seeds' and crafted hostile ones), page by page."""
 
 from __future__ import annotations
 
 import posixpath
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
 import pytest
 
-from digest.errors import DigestError, UsageError
+from digest.errors import UsageError
+from digest.importer import parse_post
+from digest.records import write_record
 from digest.render import render_post
 from digest.site import build_site, post_url
-from helpers import make_entry, make_record, seed_files
+from helpers import make_entry, make_record
+from postfixtures import golden_posts
 
 HOSTILE_TITLE = 'Quoted "Title": Colons {{ site.title }} and {% include evil.html %}'
 HOSTILE_ABSTRACT = "本文研究 {{ page.secret }} 与 {% if x %} 条件，当 $$a_1 < b_2$$ 时成立。"
@@ -49,23 +51,36 @@ def write_post(posts_dir: Path, record) -> Path:
     return path
 
 
+def import_into(records_dir: Path, post: Path) -> Path:
+    """A post's record, as `digest import` would write it."""
+    record = parse_post(post.read_text(encoding="utf-8"), post.name).record
+    assert record is not None
+    return write_record(records_dir, record)
+
+
 @pytest.fixture
 def seed_site(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
-    posts = tmp_path / "_posts"
-    posts.mkdir()
-    seeds = seed_files()
-    for seed in seeds:
-        shutil.copy(seed, posts / seed.name)
+    """Records of the hand-made standard posts, plus the seeds' when ../shared is there; newest post last."""
+    records = tmp_path / "_data" / "digest"
+    posts = golden_posts(tmp_path / "posts")
+    for post in posts:
+        import_into(records, post)
     out = tmp_path / "_site"
-    return posts, out, seeds
+    return records, out, posts
 
 
 def _page(out: Path, url: str) -> str:
     return (out / url.lstrip("/")).read_text(encoding="utf-8")
 
 
-def _paper_ids(seed_text: str) -> list[str]:
-    return re.findall(r"^- \*\*arXiv\*\*: \[https://arxiv\.org/abs/(\d{4}\.\d{4,5})v\d+\]", seed_text, re.MULTILINE)
+def _paper_ids(post_text: str) -> list[str]:
+    return re.findall(r"^- \*\*arXiv\*\*: \[https://arxiv\.org/abs/(\d{4}\.\d{4,5})v\d+\]", post_text, re.MULTILINE)
+
+
+def _record(post: Path):
+    record = parse_post(post.read_text(encoding="utf-8"), post.name).record
+    assert record is not None
+    return record
 
 
 class _Links(HTMLParser):
@@ -99,29 +114,27 @@ def test_post_url_is_jekylls_default() -> None:
         post_url(Path("notes.md"))
 
 
-def test_seeds_build_one_page_each_at_the_jekyll_url(seed_site) -> None:
-    posts, out, seeds = seed_site
-    result = build_site(posts, out)
-    assert result.posts == len(seeds) == 3
+def test_every_record_builds_one_page_at_the_jekyll_url(seed_site) -> None:
+    records, out, posts = seed_site
+    result = build_site(records, out)
+    assert result.posts == len(posts) >= 2
     assert result.out_dir == out
-    for seed in seeds:
-        page = out / post_url(seed).lstrip("/")
+    for post in posts:
+        page = out / post_url(post).lstrip("/")
         assert page in result.pages and page.is_file()
-        day = seed.name[:10]
-        assert f"arXiv Daily – {day}" in page.read_text(encoding="utf-8")
+        assert f"arXiv Daily – {post.name[:10]}" in page.read_text(encoding="utf-8")
     for name in ("index.html", "archive.html", "feed.xml", "assets/style.css"):
         assert (out / name) in result.pages
 
 
 def test_home_shows_the_newest_post_in_full(seed_site) -> None:
-    posts, out, seeds = seed_site
-    build_site(posts, out, site_title="Speech Daily")
+    records, out, posts = seed_site
+    build_site(records, out, site_title="Speech Daily")
     home = _page(out, "index.html")
-    newest, oldest = seeds[-1], seeds[0]
+    newest, oldest = posts[-1], posts[0]
     assert "Speech Daily" in home
-    assert "arXiv Daily – 2026-01-28" in home
-    newest_ids = _paper_ids(newest.read_text(encoding="utf-8"))
-    for pid in newest_ids:
+    assert f"arXiv Daily – {newest.name[:10]}" in home
+    for pid in _paper_ids(newest.read_text(encoding="utf-8")):
         assert f'id="{pid.replace(".", "-")}"' in home
     # Older posts appear only as links, not in full.
     assert not any(f'id="{pid.replace(".", "-")}"' in home for pid in _paper_ids(oldest.read_text(encoding="utf-8")))
@@ -129,35 +142,39 @@ def test_home_shows_the_newest_post_in_full(seed_site) -> None:
 
 
 def test_archive_lists_every_post_newest_first(seed_site) -> None:
-    posts, out, _ = seed_site
-    build_site(posts, out)
+    records, out, posts = seed_site
+    build_site(records, out)
     archive = _page(out, "archive.html")
     days = re.findall(r"arXiv Daily – (\d{4}-\d{2}-\d{2})</a>", archive)
-    assert days == ["2026-01-28", "2026-01-22", "2026-01-07"]
-    assert 'href="2026/01/07/arxiv.html"' in archive
-    assert "14 篇" in archive  # the seed of 2026-01-07 shows 14 papers
+    assert days == sorted((p.name[:10] for p in posts), reverse=True)
+    assert 'href="2025/06/04/arxiv.html"' in archive
+    assert "4 篇" in archive  # the hand-made post of 2025-06-04 shows 4 papers
 
 
 def test_feed_is_valid_atom_listing_every_post(seed_site) -> None:
-    posts, out, _ = seed_site
-    build_site(posts, out, base_url="https://example.org/blog/")
+    records, out, posts = seed_site
+    build_site(records, out, base_url="https://example.org/blog/")
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
-    assert [e.title for e in feed.entries] == [f"arXiv Daily – {d}" for d in ("2026-01-28", "2026-01-22", "2026-01-07")]
-    assert feed.entries[2].link == "https://example.org/blog/2026/01/07/arxiv.html"
-    assert feed.entries[2].id == "https://example.org/blog/2026/01/07/arxiv.html"
-    assert "AGL1K" in feed.entries[2].content[0].value
-    assert "<details>" in feed.entries[2].content[0].value
+    days = sorted((p.name[:10] for p in posts), reverse=True)
+    assert [e.title for e in feed.entries] == [f"arXiv Daily – {d}" for d in days]
+    entry = feed.entries[days.index("2025-06-04")]
+    assert entry.link == "https://example.org/blog/2025/06/04/arxiv.html"
+    assert entry.id == "https://example.org/blog/2025/06/04/arxiv.html"
+    content = entry.content[0].value  # the feed carries the HTML escaped; the reader unescapes it
+    assert "SSM-SE" in content and "<details>" in content and "<h2 id=\"2506-00001\">" in content
+    raw = (out / "feed.xml").read_text(encoding="utf-8")
+    assert "<details>" not in raw and "&lt;details&gt;" in raw
 
 
 def test_every_paper_heading_has_a_stable_anchor(seed_site) -> None:
-    posts, out, seeds = seed_site
-    build_site(posts, out)
-    for seed in seeds:
-        html = _page(out, post_url(seed))
-        ids = _paper_ids(seed.read_text(encoding="utf-8"))
-        assert ids, seed.name
+    records, out, posts = seed_site
+    build_site(records, out)
+    for post in posts:
+        html = _page(out, post_url(post))
+        ids = _paper_ids(post.read_text(encoding="utf-8"))
+        assert ids, post.name
         parsed = _parse(html)
         headings = re.findall(r'<h2 id="([^"]+)">', html)
         assert headings == [pid.replace(".", "-") for pid in ids]
@@ -166,34 +183,51 @@ def test_every_paper_heading_has_a_stable_anchor(seed_site) -> None:
             assert f'href="#{anchor}"' in html
 
 
+def test_every_paper_shows_its_metadata_links_and_placeholders(seed_site) -> None:
+    records, out, posts = seed_site
+    build_site(records, out)
+    for post in posts:
+        record = _record(post)
+        html = _page(out, post_url(post))
+        for paper in record.papers:
+            assert f'<a href="{paper.abs_url}">{paper.abs_url}</a>' in html
+            assert f'<a href="{paper.pdf_url}">{paper.pdf_url}</a>' in html
+            assert ", ".join(paper.categories) in html
+    day = _page(out, "/2025/06/04/arxiv.html")
+    assert '<a href="https://arxiv.org/abs/2506.00005v1">A Left-Out Paper on Codecs</a>' in day
+    assert "另有 2 篇因每日上限" in day
+    assert "<p>（译文暂缺：模型服务超时，下次运行将重试）</p>" in day
+    assert "<p>We study speech codecs at very low bit rates and report listening tests.</p>" in day
+
+
 def test_details_blocks_render_their_markdown(seed_site) -> None:
-    posts, out, seeds = seed_site
-    build_site(posts, out)
-    for seed in seeds:
-        html = _page(out, post_url(seed))
+    records, out, posts = seed_site
+    build_site(records, out)
+    for post in posts:
+        html = _page(out, post_url(post))
         blocks = re.findall(r"<details>(.*?)</details>", html, re.DOTALL)
-        assert len(blocks) == len(_paper_ids(seed.read_text(encoding="utf-8")))
+        assert len(blocks) == sum(1 for p in _record(post).papers if p.deep_read is not None)
         for block in blocks:
             assert "<summary>详细解读</summary>" in block
-            if "全文解读失败" in block:  # the old blog's failure note: one line of text
+            if "全文解读失败" in block:  # the failure note: one line of text
                 assert re.search(r"<p>（全文解读失败：[^<]+）</p>", block)
                 continue
             assert "<li>" in block and "<strong>" in block
             assert "**" not in block  # no bold left unrendered
             assert 'markdown="1"' not in block
     # Two-space nested lists nest, as on GitHub Pages; "1)" part numbers stay text.
-    first = _page(out, "/2026/01/07/arxiv.html")
-    assert re.search(r"<li><strong>研究背景</strong>[^<]*\n<ul>\n<li><strong>数据缺失</strong>", first)
+    first = _page(out, "/2025/06/04/arxiv.html")
+    assert re.search(r"<li><strong>研究背景</strong>[^<]*\n<ul>\n<li><strong>难点一</strong>", first)
     assert "<p>1)</p>" in first
 
 
 def test_math_delimiters_survive_for_mathjax(seed_site, tmp_path: Path) -> None:
-    posts, out, _ = seed_site
-    write_post(posts, hostile_record())
-    build_site(posts, out)
-    seed_page = _page(out, "/2026/01/07/arxiv.html")
+    records, out, _ = seed_site
+    write_record(records, hostile_record())
+    build_site(records, out)
+    day_page = _page(out, "/2025/06/04/arxiv.html")
     # Backslashes and underscores of TeX are untouched (no escapes eaten, no <em> from `_`).
-    assert r"\( l_k = \sum_{i \in P} a_i t_{k,i} - \sum_{i \in N} \bar{a}_i t_{k,i} \)" in seed_page
+    assert r"\( L = \sum_{i} w_i x_i^2 \)" in day_page
     hostile = _page(out, "/2026/02/03/arxiv.html")
     assert r"$$L = \sum_{i} w_i x_i^2$$" in hostile
     assert r"\(x_i\)" in hostile
@@ -203,11 +237,10 @@ def test_math_delimiters_survive_for_mathjax(seed_site, tmp_path: Path) -> None:
 
 
 def test_hostile_post_shows_as_text_and_runs_nothing(tmp_path: Path) -> None:
-    posts = tmp_path / "_posts"
-    src = write_post(posts, hostile_record())
-    assert src.read_text(encoding="utf-8").split("\n---\n", 1)[1].startswith("{% raw %}\n")
+    records = tmp_path / "_data" / "digest"
+    write_record(records, hostile_record())
     out = tmp_path / "site"
-    build_site(posts, out)
+    build_site(records, out)
     html = _page(out, "/2026/02/03/arxiv.html")
     body = html.split('<div class="post-content">', 1)[1].split('<nav class="post-nav">', 1)[0]
     # Liquid braces and the guarded endraw are plain text; the raw wrapper itself is gone.
@@ -215,7 +248,7 @@ def test_hostile_post_shows_as_text_and_runs_nothing(tmp_path: Path) -> None:
     assert "{{ page.secret }}" in body and "{% if x %}" in body
     assert "{% endraw %} 这样的标签" in body
     assert "{% raw %}" not in html and "&#37;" not in body
-    assert "Quoted &quot;Title&quot;: Colons" in body
+    assert "Quoted &#34;Title&#34;: Colons" in body  # autoescaped by Jinja
     # Model HTML is text, not markup.
     assert "<script" not in body.lower()
     assert "&lt;script&gt;alert(&quot;deep&quot;)&lt;/script&gt;" in body
@@ -230,17 +263,17 @@ def test_hostile_post_shows_as_text_and_runs_nothing(tmp_path: Path) -> None:
     assert len(scripts) == 2
 
 
-def test_a_hand_edited_post_with_a_script_fails_loudly(tmp_path: Path) -> None:
-    posts = tmp_path / "_posts"
-    posts.mkdir()
-    (posts / "2026-03-01-arxiv.md").write_text(
-        '---\ntitle: "x"\n---\n\n## Paper\n\n<script>steal()</script>\n', encoding="utf-8"
-    )
-    with pytest.raises(DigestError, match=r"2026-03-01-arxiv\.md.*<script> element"):
-        build_site(posts, tmp_path / "out")
-    (posts / "2026-03-01-arxiv.md").write_text('---\ntitle: "x"\n---\n\n<p onclick="x()">hi</p>\n', encoding="utf-8")
-    with pytest.raises(DigestError, match="event-handler attribute"):
-        build_site(posts, tmp_path / "out")
+def test_a_hand_edited_record_with_a_script_shows_it_as_text(tmp_path: Path) -> None:
+    records = tmp_path / "_data" / "digest"
+    record = make_record([make_entry(title="Paper <script>steal()</script>", deep_read='1) <p onclick="x()">hi</p>')])
+    record.papers[0].abs_url = "javascript:alert(1)"
+    write_record(records, record)
+    build_site(records, tmp_path / "out")
+    html = _page(tmp_path / "out", "/2026/01/07/arxiv.html")
+    body = html.split('<div class="post-content">', 1)[1]
+    assert "<script" not in body and "&lt;script&gt;steal()&lt;/script&gt;" in body
+    assert "onclick" not in re.sub(r"&lt;p onclick=[^<]*", "", body)
+    assert "javascript:" not in body and 'href="#"' in body
 
 
 def test_relative_links_resolve_inside_the_built_folder(seed_site) -> None:
@@ -262,23 +295,23 @@ def test_relative_links_resolve_inside_the_built_folder(seed_site) -> None:
 
 
 def test_rebuild_removes_pages_of_deleted_posts_only(seed_site) -> None:
-    posts, out, _ = seed_site
+    posts, out, seeds = seed_site
     out.mkdir()
     (out / "CNAME").write_text("example.org\n", encoding="utf-8")
     build_site(posts, out)
-    assert (out / "2026/01/07/arxiv.html").is_file()
-    (posts / "2026-01-07-arxiv.md").unlink()
+    assert (out / "2025/06/04/arxiv.html").is_file()
+    (posts / "2025-06-04.json").unlink()
     result = build_site(posts, out)
-    assert result.posts == 2
-    assert not (out / "2026/01/07/arxiv.html").exists()
+    assert result.posts == len(seeds) - 1
+    assert not (out / "2025/06/04/arxiv.html").exists()
     assert (out / "CNAME").read_text(encoding="utf-8") == "example.org\n"
-    assert "2026-01-07" not in _page(out, "archive.html")
+    assert "2025-06-04" not in _page(out, "archive.html")
 
 
-def test_empty_and_missing_posts_folder(tmp_path: Path) -> None:
-    (tmp_path / "_posts").mkdir()
-    (tmp_path / "_posts" / "README.txt").write_text("not a post", encoding="utf-8")
-    result = build_site(tmp_path / "_posts", tmp_path / "out")
+def test_empty_and_missing_records_folder(tmp_path: Path) -> None:
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "README.txt").write_text("not a record", encoding="utf-8")
+    result = build_site(tmp_path / "records", tmp_path / "out")
     assert result.posts == 0
     assert "还没有文章" in _page(tmp_path / "out", "index.html")
     assert not feedparser.parse((tmp_path / "out" / "feed.xml").read_bytes()).bozo

@@ -135,7 +135,7 @@ def entry() -> NoReturn:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="digest")
 def main() -> None:
-    """Daily Chinese-language arXiv digest for cs.SD / eess.AS, written as Jekyll posts."""
+    """Daily Chinese-language arXiv digest of the configured categories, written as Jekyll posts."""
 
 
 def _summarise(rep: Reporter, outcomes: list[Any]) -> int:
@@ -222,6 +222,8 @@ def import_cmd(ctx: Context, paths: tuple[Path, ...]) -> int:
     from .posts import import_posts
 
     s = import_posts(cfg, list(paths))
+    for n in s.normalisations:
+        ctx.reporter.info(f"normalised: {n}")
     for p in s.problems:
         ctx.reporter.warn(p)
     ctx.reporter.info(
@@ -253,12 +255,11 @@ def render(ctx: Context, day: str | None, all_: bool) -> int:
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("_site"), help="Output folder.")
 @_common
 def build(ctx: Context, out: Path) -> int:
-    """Build the static HTML site from the posts, without Ruby."""
+    """Build the static HTML site from the day records, without Ruby."""
     cfg = ctx.config()
-    from .render import template_env
-    from .site import build_site
+    from .site import build_site, site_env
 
-    result = build_site(cfg.posts_dir, out, env=template_env(cfg.templates_dir))
+    result = build_site(cfg.records_dir, out, config=cfg, env=site_env(cfg.templates_dir))
     ctx.reporter.info(f"built {result.posts} post page(s) into {out} (open {out / 'index.html'})")
     return 0
 

@@ -228,7 +228,7 @@ def plan_day(
         elif sel.fetched:
             reason = f"all {sel.fetched} papers were removed by dedupe or filters (see --verbose)"
         else:
-            reason = "arXiv listed no papers in cs.SD/eess.AS for this window"
+            reason = f"arXiv listed no papers in {'/'.join(cfg.arxiv.categories)} for this window"
         return DayPlan(day=day, record=None, previous=previous, fetched=sel.fetched, reason=reason)
 
     left_out = [LeftOut(id=p.id, title=p.title, abs_url=_link(cfg.arxiv.abs_link, p.id)) for p in sel.left_out]

@@ -10,7 +10,7 @@ import jinja2
 from .config import Config
 from .errors import UsageError
 from .fsutil import write_or_fail
-from .importer import find_posts, parse_post
+from .importer import find_posts, read_post
 from .lock import site_lock
 from .models import DayRecord
 from .records import dump_record, read_record, record_days, record_path, write_record
@@ -44,25 +44,36 @@ class ImportSummary:
     unchanged: list[str] = field(default_factory=list)
     kept_existing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    normalisations: list[str] = field(default_factory=list)  # "file:line: what a re-render changes"
     papers: int = 0
 
 
 def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> ImportSummary:
-    """Read existing posts into day records; importing twice changes nothing."""
-    files, missing = find_posts(paths)
-    summary = ImportSummary(problems=list(missing))
+    """Read existing posts into day records; importing twice changes nothing.
+
+    Every file is read before anything is written: a missing path or two files for one date is an error
+    and no record changes.
+    """
+    files = find_posts(paths)
+    summary = ImportSummary()
+    parsed = []
+    by_day: dict[str, list[Path]] = {}
+    for f in files:
+        result = read_post(f)
+        summary.problems.extend(result.problems)
+        summary.normalisations.extend(result.normalisations)
+        if result.record is not None:
+            parsed.append((f, result.record))
+            by_day.setdefault(result.record.date, []).append(f)
+    clashes = {day: fs for day, fs in by_day.items() if len(fs) > 1}
+    if clashes:
+        day, fs = sorted(clashes.items())[0]
+        more = f" (and {len(clashes) - 1} more date(s))" if len(clashes) > 1 else ""
+        raise UsageError(
+            f"two files for {day}: {' and '.join(map(str, fs))}{more}; import only one of them (nothing was imported)"
+        )
     with site_lock(lock_path(cfg), "import", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
-        for f in files:
-            try:
-                text = f.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                summary.problems.append(f"{f}: cannot read ({exc.__class__.__name__})")
-                continue
-            result = parse_post(text, str(f))
-            summary.problems.extend(result.problems)
-            record = result.record
-            if record is None:
-                continue
+        for f, record in parsed:
             summary.papers += len(record.papers)
             existing_path = record_path(cfg.records_dir, record.date)
             if existing_path.exists():

@@ -86,35 +86,54 @@ def _bold_heading(content: str | None) -> str:
     return f"**{content}**"
 
 
-def clean_block(text: str) -> str:
-    """Model output or an abstract, for a Markdown block: safe, no headings, whitespace-trimmed."""
+def _clean_lines(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """clean_block's work, plus (line index, what changed) for every line it altered (indices of the stripped text)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
     out: list[str] = []
+    origin: list[int] = []  # the source line of each output line
+    notes: list[tuple[int, str]] = []
     fence: str | None = None
-    for line in text.split("\n"):
+    for n, line in enumerate(text.split("\n")):
         if fence is not None:
             if line.strip().startswith(fence):
                 fence = None
-            out.append(line)
-            continue
-        fm = _FENCE.match(line)
-        if fm:
+        elif fm := _FENCE.match(line):
             fence = fm.group(1)[0] * 3
-            out.append(line)
-            continue
-        h = _ATX.match(line)
-        if h:
-            out.append(_bold_heading(h.group(1)))
-            continue
-        if _THEMATIC.match(line):
+        elif h := _ATX.match(line):
+            line = _bold_heading(h.group(1))
+            notes.append((n, "a heading inside the text becomes bold text (only paper titles are headings)"))
+        elif _THEMATIC.match(line):
             # A rule inside a deep read reads as the end of a paper section; a blank line loses nothing.
-            out.append("")
-            continue
-        if _SETEXT.match(line) and out and out[-1].strip():
+            line = ""
+            notes.append((n, "a '---' rule inside the text is dropped (it would end the paper's section)"))
+        elif _SETEXT.match(line) and out and out[-1].strip():
             # "text\n===" or "text\n-" would make the text a heading.
             out.append("")
+            origin.append(n)
+            notes.append((n, "a blank line is put before an underline (it would make a heading)"))
         out.append(line)
-    return escape_html("\n".join(out)).strip()
+        origin.append(n)
+    joined = "\n".join(out)
+    escaped = escape_html(joined)
+    if escaped != joined:
+        # escape_html never adds or removes a line break, so output lines still pair with their sources.
+        for n, before, after in zip(origin, out, escaped.split("\n"), strict=True):
+            if before != after:
+                notes.append((n, "markup that could run code or break the page is escaped"))
+    return escaped.strip(), sorted(set(notes))
+
+
+def clean_block(text: str) -> str:
+    """Model output or an abstract, for a Markdown block: safe, no headings, whitespace-trimmed."""
+    return _clean_lines(text)[0]
+
+
+def why_changed(text: str) -> list[tuple[int, str]]:
+    """(line index in text.strip(), reason) for each line clean_block would change; empty when it keeps the text."""
+    cleaned, notes = _clean_lines(text)
+    if cleaned == text.strip() or notes:
+        return notes
+    return [(0, "whitespace or control characters are normalised")]
 
 
 def clean_inline(text: str) -> str:

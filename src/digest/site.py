@@ -1,10 +1,12 @@
-"""`digest build`: the static HTML site made from the posts, without Ruby or Jekyll.
+"""`digest build`: the static HTML site made from the day records, without Ruby or Jekyll.
 
-Posts are Markdown meant for Jekyll (kramdown, GFM flavour). We render them with markdown-it-py in
-CommonMark mode because it reads lists the way GitHub Pages does (a list may follow a text line
-directly; two-space indents nest), which python-markdown does not. Math (`$$…$$`, `\\(…\\)`, `\\[…\\]`)
-is kept verbatim for MathJax. Pages use the URLs Jekyll would give them, so links survive a move
-between the two.
+The site reads `_data/digest/*.json`, never the Markdown posts, so a changed post template cannot break it.
+`build_site` turns each record into a page model (`DayPage` of `PaperCard`s) and the templates in
+`templates/site/` lay it out with Jinja autoescaping; the only HTML passed through unescaped is what
+`markdown_html` made from sanitized abstracts and deep reads. The abstract and deep read are Markdown
+rendered with markdown-it-py in CommonMark mode, which reads lists the way GitHub Pages does; math
+(`$$…$$`, `\\(…\\)`, `\\[…\\]`) is kept verbatim for MathJax. Pages use the URLs Jekyll would give the
+posts, so links survive a move between the two.
 """
 
 from __future__ import annotations
@@ -17,45 +19,74 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
-from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
+from .config import Config
 from .errors import DigestError, UsageError
 from .fsutil import write_or_fail
-from .models import ARXIV_ID
-from .render import unwrap_liquid
+from .models import DayRecord, Entry, split_id
+from .records import read_record, record_days, record_path
+from .render import paper_view, post_path, template_env, tz_labels
 
 POST_NAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)\.(?:md|markdown)$")
 FEED_LIMIT = 30
 MANIFEST = ".digest-site"
 MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
 
-_MD_ATTR = re.compile(r'\s+markdown="(?:1|block|span)"')
 _MATH_DELIMS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _UNSAFE_TAG = re.compile(r"<\s*/?\s*(script|iframe|frame|object|embed|style|base|meta|link)\b", re.IGNORECASE)
 _TAG = re.compile(r"<[A-Za-z][^<>]*>")
 _EVENT_ATTR = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
 _JS_URL = re.compile(r"""(?:href|src)\s*=\s*["']?\s*(?:javascript|vbscript|data):""", re.IGNORECASE)
-_SLUG_DROP = re.compile(r"[^\w]+")
 _PAREN_ITEM = re.compile(r"^( {0,3}\d{1,9})\)(?=[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_NOT_ANCHOR = re.compile(r"[^A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
-class SitePost:
-    """One post as the site shows it."""
+class PaperCard:
+    """One paper as a page shows it: plain strings (the templates escape them) and sanitized HTML."""
 
-    source: Path
-    date: str  # YYYY-MM-DD, from the file name as Jekyll takes it
+    id: str
+    anchor: str  # the base id written as 2601-03227: a stable in-page link
+    title: str
+    authors: list[str]
+    categories: list[str]
+    abs_url: str
+    pdf_url: str
+    abstract_html: str  # sanitized Markdown rendered to HTML
+    note_html: str  # the missing-translation notice as HTML; empty when the translation is there
+    deep_read_html: str | None  # None: no deep read was asked for
+    deep_read_failed: bool
+
+
+@dataclass(frozen=True)
+class LeftOutLink:
+    title: str
+    url: str
+
+
+@dataclass
+class DayPage:
+    """One day as the site shows it: the page model its templates lay out."""
+
+    date: str
     slug: str
     title: str
     url: str  # site-root path, e.g. /2026/01/07/arxiv.html
-    html: str  # the rendered body
-    papers: int  # paper headings in the body
+    window_start: str
+    window_end: str
+    anchor_time: str
+    tz_label: str  # CST
+    tz_long: str  # CST，北京时间
+    fetched: int
+    shown: int
+    papers: list[PaperCard]
+    left_out: list[LeftOutLink]
+    html: str = ""  # the day's content rendered by site/day.html.j2 (pages embed it, the feed escapes it)
 
 
 @dataclass
@@ -76,29 +107,11 @@ def post_url(path: Path) -> str:
     return f"/{year}/{month}/{day}/{m.group('slug')}.html"
 
 
-def find_post_files(posts_dir: Path) -> list[Path]:
-    """The post files of a Jekyll `_posts` folder, newest date first."""
-    if posts_dir.is_file():
-        raise UsageError(f"{posts_dir}: is a file, not a folder; set site.posts_dir in the config to a folder")
-    if not posts_dir.is_dir():
-        raise UsageError(f"{posts_dir}: no such folder; set site.posts_dir in the config or run `digest run` first")
-    files = [p for p in posts_dir.iterdir() if p.is_file() and POST_NAME.match(p.name)]
-    return sorted(files, key=lambda p: p.name, reverse=True)
-
-
-def split_front_matter(text: str) -> tuple[dict[str, object], str]:
-    """(front matter as a dict, body) of a Jekyll file; an unreadable front matter reads as empty."""
-    text = text.replace("\r\n", "\n")
-    if not text.startswith("---\n"):
-        return {}, text
-    end = text.find("\n---\n", 3)
-    if end < 0:
-        return {}, text
-    try:
-        data = yaml.safe_load(text[4:end]) or {}
-    except yaml.YAMLError:
-        data = {}
-    return (data if isinstance(data, dict) else {}), text[end + 5 :]
+def site_env(user_dir: Path | None = None) -> jinja2.Environment:
+    """The site's template environment: like the post templates', but autoescaping HTML and XML."""
+    env = template_env(user_dir)
+    env.autoescape = jinja2.select_autoescape(["html", "xml", "html.j2", "xml.j2"], default_for_string=True)
+    return env
 
 
 # ---------------------------------------------------------------- Markdown
@@ -145,68 +158,16 @@ def _render_math(self: object, tokens: Sequence[Token], idx: int, options: objec
     return f'<span class="{kind}">{escapeHtml(token.content)}</span>'
 
 
-def _paper_anchor(tokens: Sequence[Token], start: int) -> str | None:
-    """The arXiv id (no version) of the first abs link after a heading, written as 2601-03227."""
-    for token in tokens[start:]:
-        if token.type == "heading_open":
-            return None
-        for child in token.children or ():
-            href = str(child.attrs.get("href", "")) if child.type == "link_open" else ""
-            if "/abs/" in href:
-                tail = href.rstrip("/").split("/abs/")[-1]
-                m = ARXIV_ID.match(tail)
-                if m:
-                    return re.sub(r"[^A-Za-z0-9]+", "-", m.group("base"))
-    return None
-
-
-def _slugify(text: str) -> str:
-    return _SLUG_DROP.sub("-", text.lower()).strip("-")[:60] or "section"
-
-
-def _anchor_rule(state: StateCore) -> None:
-    """Give every paper heading (`##`) a stable, unique id and a link to itself."""
-    tokens = state.tokens
-    used: set[str] = set()
-    for i, token in enumerate(tokens):
-        if token.type != "heading_open" or token.tag != "h2":
-            continue
-        base = _paper_anchor(tokens, i + 2) or _slugify(tokens[i + 1].content)
-        anchor, n = base, 2
-        while anchor in used:
-            anchor, n = f"{base}-{n}", n + 1
-        used.add(anchor)
-        token.attrSet("id", anchor)
-        tokens[i + 2].meta["anchor"] = anchor
-
-
-def _render_heading_close(self: object, tokens: Sequence[Token], idx: int, options: object, env: object) -> str:
-    token = tokens[idx]
-    anchor = token.meta.get("anchor") if token.meta else None
-    link = f' <a class="anchor" href="#{escapeHtml(anchor)}" aria-label="本文链接">#</a>' if anchor else ""
-    return f"{link}</{token.tag}>\n"
-
-
-def _drop_markdown_attr(state: StateCore) -> None:
-    # `<div markdown="1">` is for kramdown; CommonMark already reads Markdown between blank lines.
-    for token in state.tokens:
-        if token.type == "html_block":
-            token.content = _MD_ATTR.sub("", token.content)
-
-
 def markdown_renderer() -> MarkdownIt:
-    """CommonMark with raw HTML (details blocks), tables, strikethrough, math kept for MathJax, paper anchors."""
+    """CommonMark with the raw HTML the sanitizer lets through, tables, strikethrough, math kept for MathJax."""
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
     md.inline.ruler.before("escape", "math", _math_rule)
-    md.core.ruler.push("paper_anchors", _anchor_rule)
-    md.core.ruler.push("kramdown_attrs", _drop_markdown_attr)
     md.add_render_rule("math", _render_math)
-    md.add_render_rule("heading_close", _render_heading_close)
     return md
 
 
 def check_safe(html: str, where: str) -> None:
-    """Raise if rendered post HTML carries anything that runs code; posts are sanitized, so this is a bug."""
+    """Raise if a day's HTML carries anything that runs code; record texts are sanitized, so this is a bug."""
     problem = None
     if m := _UNSAFE_TAG.search(html):
         problem = f"a <{m.group(1).lower()}> element"
@@ -220,33 +181,92 @@ def check_safe(html: str, where: str) -> None:
                 break
     if problem:
         raise DigestError(
-            f"{where}: the post's HTML contains {problem}; refusing to publish it "
-            "(re-render the post with `digest render`, or remove the markup from the file)"
+            f"{where}: the day's HTML contains {problem}; refusing to publish it "
+            "(the record's text escaped the sanitizer: fix the record by hand and report a bug)"
         )
 
 
-def load_post(path: Path, md: MarkdownIt) -> SitePost:
-    """Read one post file and render its body."""
-    m = POST_NAME.match(path.name)
-    if not m:
-        raise UsageError(f"{path.name}: not a post file name (expected YYYY-MM-DD-<slug>.md)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DigestError(f"cannot read post {path}: {exc}; check the file") from None
-    front, body = split_front_matter(text)
-    title = front.get("title")
-    html = md.render(kramdown_compat(unwrap_liquid(body)))
-    check_safe(html, str(path))
-    return SitePost(
-        source=path,
-        date=m.group("date"),
-        slug=m.group("slug"),
-        title=str(title) if title else f"{m.group('date')} {m.group('slug')}",
-        url=post_url(path),
-        html=html,
-        papers=html.count('<a class="anchor"'),
+# ---------------------------------------------------------------- page model (records -> what templates show)
+
+
+def markdown_html(text: str, md: MarkdownIt) -> str:
+    """Sanitized Markdown (sanitize.clean_block output) as HTML for a page."""
+    return md.render(kramdown_compat(text))
+
+
+def _safe_url(url: str) -> str:
+    # Record links come from arXiv or an import; anything but a web link is shown as a dead one.
+    return url if url.startswith(("https://", "http://")) else "#"
+
+
+def paper_card(entry: Entry, md: MarkdownIt, anchor: str) -> PaperCard:
+    """The page model of one paper, built from its record entry."""
+    view = paper_view(entry)  # the same sanitized texts and placeholders the post shows
+    deep = view["deep_read"]
+    failed = entry.deep_read is not None and entry.deep_read.status == "failed"
+    return PaperCard(
+        id=entry.id,
+        anchor=anchor,
+        title=" ".join(entry.title.split()),
+        authors=list(entry.authors),
+        categories=list(entry.categories),
+        abs_url=_safe_url(entry.abs_url),
+        pdf_url=_safe_url(entry.pdf_url),
+        abstract_html=markdown_html(str(view["abstract"]), md),
+        note_html=markdown_html(str(view["note"]), md) if view["note"] else "",
+        deep_read_html=None if deep is None else markdown_html(str(deep), md),
+        deep_read_failed=failed,
     )
+
+
+def day_page(record: DayRecord, md: MarkdownIt, title_template: str) -> DayPage:
+    """The page model of one day record."""
+    start = dt.datetime.fromisoformat(record.window.start)
+    short, long = tz_labels(record.window.timezone, start)
+    used: set[str] = set()
+    cards = []
+    for entry in record.papers:
+        base = _anchor_base(entry)
+        anchor, n = base, 2
+        while anchor in used:
+            anchor, n = f"{base}-{n}", n + 1
+        used.add(anchor)
+        cards.append(paper_card(entry, md, anchor))
+    name = post_path(Path(), record.date)
+    return DayPage(
+        date=record.date,
+        slug=name.stem[11:],
+        title=title_template.replace("{date}", record.date),
+        url=post_url(name),
+        window_start=start.strftime("%Y-%m-%d %H:%M"),
+        window_end=dt.datetime.fromisoformat(record.window.end).strftime("%Y-%m-%d %H:%M"),
+        anchor_time=record.window.anchor,
+        tz_label=short,
+        tz_long=long,
+        fetched=record.counts.fetched,
+        shown=record.counts.shown,
+        papers=cards,
+        left_out=[LeftOutLink(lo.title, _safe_url(lo.abs_url)) for lo in record.left_out],
+    )
+
+
+def _anchor_base(entry: Entry) -> str:
+    try:
+        base = split_id(entry.id)[0]
+    except ValueError:  # an imported paper whose id could not be read
+        base = entry.id
+    return _NOT_ANCHOR.sub("-", base).strip("-") or "paper"
+
+
+def load_pages(records_dir: Path, title_template: str, md: MarkdownIt | None = None) -> list[DayPage]:
+    """Every day record as a page model, newest first."""
+    if not records_dir.is_dir():
+        raise UsageError(
+            f"{records_dir}: no such folder; set site.records_dir in the config, or run or import a day first"
+        )
+    md = md or markdown_renderer()
+    days = sorted(record_days(records_dir), reverse=True)
+    return [day_page(read_record(record_path(records_dir, d)), md, title_template) for d in days]
 
 
 # ---------------------------------------------------------------- pages
@@ -292,25 +312,33 @@ def _remove_stale(out_dir: Path, written: set[str]) -> None:
             (out_dir / rel).unlink(missing_ok=True)
 
 
+def site_name(title_template: str) -> str:
+    """The site's name from the post title template: "arXiv Daily – {date}" -> "arXiv Daily"."""
+    return title_template.replace("{date}", "").strip(" \t-–—·|:：,，") or title_template.replace("{date}", "").strip()
+
+
 def build_site(
-    posts_dir: Path,
+    records_dir: Path,
     out_dir: Path,
     *,
-    site_title: str = "arXiv Daily",
+    config: Config | None = None,
+    site_title: str | None = None,
     base_url: str = "",
     env: jinja2.Environment | None = None,
 ) -> BuildResult:
-    """Write the static site for the posts in posts_dir into out_dir: home, archive, one page per post, feed."""
-    if env is None:
-        from .render import template_env
-
-        env = template_env()
-    md = markdown_renderer()
-    posts = [load_post(p, md) for p in find_post_files(posts_dir)]
+    """Write the static site for the day records into out_dir: home, archive, one page per day, feed."""
+    cfg = config or Config()
+    env = env or site_env()
+    posts = load_pages(records_dir, cfg.site.title)
+    day_template = env.get_template("site/day.html.j2")
+    for post in posts:
+        post.html = day_template.render(day=post)
+        check_safe(post.html, str(record_path(records_dir, post.date)))
     link = _Linker(base_url)
     result = BuildResult(out_dir=out_dir, posts=len(posts))
     common = {
-        "site_title": site_title,
+        "site_title": site_title or site_name(cfg.site.title),
+        "categories": cfg.arxiv.categories,
         "mathjax_url": MATHJAX_URL,
         "date_text": _date_text,
         "link": link,

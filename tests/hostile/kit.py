@@ -218,10 +218,10 @@ def assert_post_safe(post: str, n_papers: int, *, details: bool | None = True) -
 
 
 def assert_site_safe(posts_dir: Path, out: Path) -> None:
-    """Build the HTML site from the posts; no page's post content carries script, handlers or script URLs."""
+    """Build the HTML site from the site's records; no page's content carries script, handlers or script URLs."""
     from digest.site import build_site
 
-    result = build_site(posts_dir, out)
+    result = build_site(posts_dir.parent / "_data" / "digest", out)
     assert result.posts >= 1
     pages = [p for p in out.rglob("*.html") if p.name not in ("index.html", "archive.html")]
     assert pages

@@ -109,7 +109,7 @@ def run_demo(out: Path, reporter: Reporter) -> Path:
             expected = " (expected: the sample PDF host has no file for it)" if pid not in pdfs else ""
             reporter.info(f"  failed {pid}: {reason}{expected}")
     post = post_path(cfg.posts_dir, day.isoformat())
-    site = build_site(cfg.posts_dir, out / "_site")
+    site = build_site(cfg.records_dir, out / "_site", config=cfg)
     reporter.info(f"demo: post written to {post}")
     index = out / "_site" / "index.html"
     reporter.info(f"demo: site built into {out / '_site'} ({site.posts} post page(s)); open {index}")
