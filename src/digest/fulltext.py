@@ -330,7 +330,7 @@ def _reflow(lines: list[str]) -> str:
 
 def _split_sections(text: str) -> list[_Section]:
     sections: list[_Section] = []
-    heading, kind, buf = "", "front", []
+    heading, kind, buf = "", "front", list[str]()
     after_refs = False
     for line in text.splitlines():
         if line.strip() and _heading(line, after_refs):

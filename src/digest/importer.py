@@ -111,7 +111,7 @@ def _parse_paper(lines: list[str], first_line: int, where: str, problems: list[s
         translation=translation,
         deep_read=deep,
     )
-    entry.status = entry_status(entry)
+    entry.status = entry_status(entry)  # type: ignore[assignment]  # records.entry_status is typed str
     return entry
 
 
