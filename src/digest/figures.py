@@ -11,8 +11,8 @@ not findings. In the source every number counts, so a figure the paper does stat
 Comparison is by value: 4.30 = 4.3, 15 % = 15% = 0.15, full-width digits and signs are read as ASCII,
 1,444 = 1444, 3.5k = 3500, 1.2M = 1.2 million, 16 kHz = 16000 Hz, 200 ms = 0.2 s. A read may round: 4.3
 is supported by 4.31. A figure derived from two figures of the source (difference, ratio, relative change,
-within rounding) is supported when the two stand near each other in the source (a table row, a sentence)
-or one of them is stated in the read itself.
+within rounding) is supported when the read states it as a change or ratio (提升, 相对降低, 倍, ...) and the
+two stand near each other in the source (a table row, a sentence).
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ class FigureCheck:
     figures: list[Figure]
     supported: list[Figure]
     unsupported: list[Figure]
+    derived: list[Figure] = field(default_factory=list)  # supported as a difference, ratio or relative change
     wrong_subject: bool = False
     other_title: str | None = None  # the other paper's title the read carries, when wrong_subject
-    notes: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -234,43 +234,65 @@ def _matches(fig: Figure, values: Iterable[float]) -> bool:
     return False
 
 
-def _derived(fig: Figure, pairs: Iterable[tuple[float, float]]) -> bool:
-    """Whether fig is a difference, ratio or relative change of one of the pairs, within rounding."""
-    tol = _tolerance(fig)
-    slack = 0.005 * fig.value  # the operands were rounded too
-    targets = [(fig.value, tol + slack)]
-    if fig.kind == "percent":
-        targets.append((fig.value / 100, (tol + slack) / 100))
-    for a, b in pairs:
-        if a == b:
+def _derived(fig: Figure, pairs: Iterable[tuple[Figure, Figure]], *, ratio: bool) -> bool:
+    """Whether fig is a difference, ratio or relative change of one of the pairs, within rounding.
+
+    Differences need operands of fig's kind (percentage points from two percentages); a relative change
+    is a percentage; a ratio is a decimal stated as one (3.5 倍, 2x). The allowance is fig's own rounding plus what the
+    operands' rounding can move the result, no more: a loose one would excuse almost any invented figure.
+    """
+    scale = fig.normalized / fig.value if fig.value else 1.0
+    own = _tolerance(fig) * scale
+    for f, g in pairs:
+        a, b = f.normalized, g.normalized
+        if a == b or not a or not b:
             continue
-        results = [abs(a - b)]
-        if b:
-            results += [a / b, abs(a - b) / b, abs(a - b) / b * 100]
-        if a:
-            results += [b / a, abs(a - b) / a, abs(a - b) / a * 100]
-        for x, t in targets:
-            if any(_close(x, r, t) for r in results):
-                return True
+        # Whole counts are exact (72 countries, 60 minutes); decimals and percentages were rounded.
+        ta = 0.0 if f.kind == "count" else _tolerance(f) * (a / f.value if f.value else 1.0)
+        tb = 0.0 if g.kind == "count" else _tolerance(g) * (b / g.value if g.value else 1.0)
+        results: list[tuple[float, float]] = []
+        if f.kind == g.kind == fig.kind:
+            results.append((abs(a - b), ta + tb))
+        if f.kind == g.kind and fig.kind == "percent":
+            for x, y, tx, ty in ((a, b, ta, tb), (b, a, tb, ta)):  # change relative to either
+                results.append((abs(x - y) / abs(y) * 100, (tx + ty + abs(x - y) / abs(y) * ty) / abs(y) * 100))
+        if ratio and fig.kind == "decimal":
+            for x, y, tx, ty in ((a, b, ta, tb), (b, a, tb, ta)):
+                results.append((abs(x / y), (tx + abs(x / y) * ty) / abs(y)))
+        if any(_close(fig.normalized, r, own + t) for r, t in results):
+            return True
     return False
 
 
+# Words that state a figure as a change or a ratio; only such a figure may be derived.
+_CHANGE_BEFORE = re.compile(
+    r"(?:比|相对|提升|提高|降低|下降|减少|增加|改善|缩小|高出|低于|高于|差距|领先|超出|优于|减小|增长|加快|快|慢|节省"
+    r"|improv\w*|reduc\w*|decreas\w*|increas\w*|gain|drop|lower|higher|better|faster|slower|by)[^。；;\n]{0,12}$",
+    re.I,
+)
+_RATIO_AFTER = re.compile(r"\s*(?:倍|times|x\b|×)", re.I)
+
+
+def _stated_as_ratio(read: str, fig: Figure) -> bool:
+    return fig.text.endswith(("倍", "x", "×")) or bool(_RATIO_AFTER.match(read, fig.end))
+
+
+def _stated_as_change(read: str, fig: Figure) -> bool:
+    if fig.text.endswith(("百分点", "pp", "p.p.")) or _stated_as_ratio(read, fig):
+        return True
+    return bool(_CHANGE_BEFORE.search(_ascii(read[max(0, fig.start - 20):fig.start])))
+
+
 # Operands of a derived figure must stand this close in the source (a table row, a sentence).
-NEAR_CHARS = 300
+NEAR_CHARS = 200
 
 
-def _source_pairs(source: Sequence[Figure], anchors: Sequence[float]) -> Iterable[tuple[float, float]]:
+def _source_pairs(source: Sequence[Figure]) -> Iterable[tuple[Figure, Figure]]:
     for i, f in enumerate(source):
         for g in source[i + 1:]:
             if g.start - f.end > NEAR_CHARS:
                 break
-            yield f.normalized, g.normalized
-            if f.value != f.normalized or g.value != g.normalized:
-                yield f.value, g.value
-    seen = sorted({f.normalized for f in source} | {f.value for f in source})
-    for a in anchors:
-        for b in seen:
-            yield a, b
+            yield f, g
 
 
 def _norm_title(title: str) -> str:
@@ -290,16 +312,18 @@ def check_read(
     for fig in figures:
         (supported if _matches(fig, values) else missing).append(fig)
     unsupported: list[Figure] = []
+    derived: list[Figure] = []
     if missing:
-        anchors = sorted({f.normalized for f in supported})
+        operands = extract_figures(source)  # figures proper: no years, citations or table numbers
         for fig in missing:
-            if _derived(fig, _source_pairs(source_figs, anchors)):
-                supported.append(fig)
-            else:
-                unsupported.append(fig)
+            ok = _stated_as_change(read, fig) and _derived(
+                fig, _source_pairs(operands), ratio=_stated_as_ratio(read, fig)
+            )
+            (derived if ok else unsupported).append(fig)
+    supported += derived
     supported.sort(key=lambda f: f.start)
     other = _other_title(read, source, title, other_titles)
-    return FigureCheck(figures, supported, unsupported, wrong_subject=other is not None, other_title=other)
+    return FigureCheck(figures, supported, unsupported, derived, wrong_subject=other is not None, other_title=other)
 
 
 def _other_title(read: str, source: str, title: str | None, other_titles: Iterable[str]) -> str | None:
