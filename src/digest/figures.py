@@ -26,8 +26,8 @@ Kind = Literal["decimal", "percent", "count"]
 
 UNVERIFIED = "（未核实）"
 
-# Full-width ASCII (U+FF01-U+FF5E) and the ideographic space map one-to-one onto ASCII, so spans found in
-# the translated text are spans of the original.
+# Full-width ASCII (U+FF01-U+FF5E), the ideographic space, the minus sign and the en dash map one-to-one onto
+# ASCII, so spans found in the translated text are spans of the original.
 _FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x2212: 0x2D, 0x2013: 0x2D}
 
 _SCALES = {
