@@ -194,7 +194,7 @@ def seed_deep_reads() -> list[tuple[str, str]]:
         for section in re.split(r"\n(?=## )", text)[1:]:
             title = section.splitlines()[0][3:].strip()
             body = re.search(r'<div markdown="1">\n(.*?)\n</div>', section, re.S)
-            if body:
+            if body and not body.group(1).lstrip().startswith("（全文解读失败"):  # a failure line is not a read
                 out.append((title, body.group(1)))
     return out
 
