@@ -72,13 +72,36 @@ def test_end_rounded_up_to_the_minute(http: httpx.Client) -> None:
     assert [x.id for x in got] == ["2601.00001v1"]
 
 
+class VirtualClock:
+    """A clock that moves only when told: spacing is checked exactly, whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_requests_are_spaced_by_delay(http: httpx.Client) -> None:
+    clock = VirtualClock()
+    starts: list[float] = []
+
+    def on_request(request: httpx.Request) -> None:
+        starts.append(clock.now)
+        clock.now += 0.02  # the request itself takes a while: the rule is start to start
+
+    http.event_hooks = {"request": [on_request], "response": []}
     with ArxivStandIn(papers(9)) as srv:
-        client_for(srv, http, page_size=2).search(T0, T0 + timedelta(days=1), ["cs.SD"])
-        times = [r.at for r in srv.requests]
-    assert len(times) == 5
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= DELAY * 0.95, gaps
+        cfg = ArxivConfig(api_url=srv.api_url, listing_url=srv.listing_url, delay_seconds=DELAY, timeout_seconds=2)
+        ArxivClient(cfg, http, page_size=2, sleep=clock.sleep, clock=clock).search(
+            T0, T0 + timedelta(days=1), ["cs.SD"]
+        )
+    assert len(starts) == 5
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert gaps == pytest.approx([DELAY] * 4), gaps
 
 
 def test_empty_page_mid_paging_is_retried(http: httpx.Client) -> None:

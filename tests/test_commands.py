@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,21 +137,31 @@ def test_two_runs_at_once_one_exits_naming_the_holder(tmp_path: Path) -> None:
     seed = seed_files()[0]
     record, papers = prepare_seed_site(tmp_path, seed)
     pdf = make_paper_pdf("Lock paper", pages=2)
-    with ArxivStandIn(papers) as arxiv, PdfHost({p.id: pdf for p in papers}) as host, \
-            ChatStandIn(seed_answerer(record), latency=0.3) as chat:
+    # The model's answers wait for `release`: the first run provably holds the lock while the second starts,
+    # however slow the machine is to start a process.
+    release = threading.Event()
+    answer = seed_answerer(record)
+
+    def held(request: dict) -> str:
+        release.wait(120)
+        return answer(request)
+
+    with ArxivStandIn(papers) as arxiv, PdfHost({p.id: pdf for p in papers}) as host, ChatStandIn(held) as chat:
         _config(tmp_path, arxiv, host, chat, basis="submitted")
         cmd = [sys.executable, "-m", "digest", "run", "--date", record.date, "--config", str(tmp_path / "config.yaml")]
         first = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
         try:
-            deadline = time.monotonic() + 60
-            while not arxiv.requests and time.monotonic() < deadline:
+            deadline = time.monotonic() + 120
+            while not chat.calls and first.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert chat.calls, "the first run never reached the model"
             second = _digest(tmp_path, "run", "--date", record.date)
             assert second.returncode == 1
             assert "another digest run holds the site lock" in second.stderr
             assert f"pid {first.pid}" in second.stderr
         finally:
+            release.set()
             out, err = first.communicate(timeout=300)
         assert first.returncode == 0, err
         post = (tmp_path / "_posts" / seed.name).read_text(encoding="utf-8")

@@ -151,6 +151,30 @@ def test_without_process_support_jobs_run_on_one_thread() -> None:
     assert pids == [os.getpid()] * 2 and pdfgen.METHOD_MARKER in text
 
 
+def _slow_to_load(value: int) -> int:
+    time.sleep(1.5)  # runs in the child while it unpickles the job, as a slow spawn or a heavy import would
+    return value
+
+
+class SlowToLoad:
+    """An argument whose unpickling in the child takes 1.5 s: start-up work the job's limit must not count."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return _slow_to_load, (self.value,)
+
+
+def test_the_limit_times_the_job_not_the_childs_start_up() -> None:
+    worker = TextWorker(timeout=0.3)
+    try:
+        assert run(worker.run(abs, SlowToLoad(-7))) == 7
+    finally:
+        worker.close()
+    assert worker.started == 1
+
+
 def test_a_cancelled_job_does_not_answer_the_next_one() -> None:
     worker = TextWorker()
 
@@ -170,11 +194,12 @@ def test_a_cancelled_job_does_not_answer_the_next_one() -> None:
 
 
 class StuckFirstJob(TextWorker):
-    """The first job hangs in the child, as PyMuPDF on a pathological PDF might."""
+    """The first job hangs in the child, as PyMuPDF on a pathological PDF might; it alone gets the short limit."""
 
     async def run(self, fn: Any, *args: Any) -> Any:
         if self.started == 0:
             return await super().run(time.sleep, 60)
+        self.timeout = 120.0  # the real extraction that follows is timed as in production, not by the stuck job's limit
         return await super().run(fn, *args)
 
 

@@ -196,9 +196,9 @@ class ArxivClient:
         if "html" in resp.headers.get("content-type", "").lower() or head.startswith((b"<!doctype html", b"<html")):
             raise _Retryable("an HTML page instead of an Atom feed")
         parsed = feedparser.parse(body)
-        exc = parsed.get("bozo_exception")
-        if parsed.get("bozo") and isinstance(exc, xml.sax.SAXException):
-            raise _Retryable(f"invalid or truncated XML ({exc})")
+        bozo = parsed.get("bozo_exception")
+        if parsed.get("bozo") and isinstance(bozo, xml.sax.SAXException):
+            raise _Retryable(f"invalid or truncated XML ({bozo})")
         if not parsed.get("version") and not parsed.get("feed"):
             raise _Retryable("an answer that is not an Atom feed")
         return parsed

@@ -99,13 +99,17 @@ class _Section(BaseModel):
 
 
 class SiteConfig(_Section):
-    posts_dir: Path = Path("_posts")
-    records_dir: Path = Path("_data/digest")
-    cache_dir: Path = Path(".cache/digest")
-    templates_dir: Path = Path("templates")
-    title: str = "arXiv Daily – {date}"
-    tags: list[str] = ["arxiv", "cs.SD", "eess.AS"]
-    lock_timeout_seconds: float = Field(default=0, ge=0)
+    posts_dir: Path = Field(default=Path("_posts"), description="where posts are written")
+    records_dir: Path = Field(
+        default=Path("_data/digest"), description="one JSON record per day, the source posts are rendered from",
+    )
+    cache_dir: Path = Field(
+        default=Path(".cache/digest"), description="PDFs, extracted text, model results; never committed",
+    )
+    templates_dir: Path = Field(default=Path("templates"), description="your overrides of the built-in templates")
+    title: str = Field(default="arXiv Daily – {date}", description="post title; must contain `{date}`")
+    tags: list[str] = Field(default=["arxiv", "cs.SD", "eess.AS"], description="post tags")
+    lock_timeout_seconds: float = Field(default=0, ge=0, description="how long a second run waits for the site lock")
 
     @field_validator("title")
     @classmethod
@@ -128,17 +132,26 @@ def _need_placeholder(value: str, name: str) -> str:
 
 
 class ArxivConfig(_Section):
-    categories: list[str] = ["cs.SD", "eess.AS"]
-    api_url: str = "https://export.arxiv.org/api/query"
-    listing_url: str = "https://rss.arxiv.org/atom/{categories}"
-    announce_types: list[str] = ["new", "cross"]
-    pdf_download_url: str = "https://arxiv.org/pdf/{id}"
-    html_download_url: str = "https://arxiv.org/html/{id}"
-    abs_link: str = "https://arxiv.org/abs/{id}"
-    pdf_link: str = "https://arxiv.org/pdf/{id}"
-    delay_seconds: float = Field(default=3.0, ge=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=4, ge=0)
+    categories: list[str] = Field(default=["cs.SD", "eess.AS"], description="categories (cross-lists included)")
+    api_url: str = Field(default="https://export.arxiv.org/api/query", description="arXiv API")
+    listing_url: str = Field(
+        default="https://rss.arxiv.org/atom/{categories}", description="listing feed of the latest mailing",
+    )
+    announce_types: list[str] = Field(
+        default=["new", "cross"],
+        description="listing entries that count as newly announced (`new`, `cross`, `replace`, `replace-cross`)",
+    )
+    pdf_download_url: str = Field(
+        default="https://arxiv.org/pdf/{id}", description="where PDFs are downloaded (a mirror is fine)",
+    )
+    html_download_url: str = Field(
+        default="https://arxiv.org/html/{id}", description="full-text fallback when the PDF is missing",
+    )
+    abs_link: str = Field(default="https://arxiv.org/abs/{id}", description="abstract link shown in posts")
+    pdf_link: str = Field(default="https://arxiv.org/pdf/{id}", description="PDF link shown in posts")
+    delay_seconds: float = Field(default=3.0, ge=0, description="spacing between API requests (arXiv's rule)")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="per arXiv request")
+    max_retries: int = Field(default=4, ge=0, description="per arXiv request")
 
     @field_validator("pdf_download_url", "html_download_url", "abs_link", "pdf_link")
     @classmethod
@@ -175,10 +188,19 @@ class ArxivConfig(_Section):
 
 
 class WindowConfig(_Section):
-    timezone: str = "Asia/Shanghai"
-    anchor: str = "08:50"
-    basis: Literal["announced", "submitted"] = "announced"
-    holidays: list[date] = [date(2026, 11, 26), date(2026, 12, 25), date(2026, 12, 29), date(2026, 12, 31)]
+    timezone: str = Field(default="Asia/Shanghai", description="time zone of the anchor (IANA name)")
+    anchor: str = Field(default="08:50", description="the window ends at this time (HH:MM) on the post's date")
+    basis: Literal["announced", "submitted"] = Field(
+        default="announced",
+        description=(
+            "`announced`: papers announced in mailings released inside the window; `submitted`: first version "
+            "submitted inside it (the old blog's rule)"
+        ),
+    )
+    holidays: list[date] = Field(
+        default=[date(2026, 11, 26), date(2026, 12, 25), date(2026, 12, 29), date(2026, 12, 31)],
+        description="days arXiv sends no mailing",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -206,10 +228,17 @@ class WindowConfig(_Section):
 
 
 class FilterConfig(_Section):
-    primary_only: bool = False
-    include_keywords: list[str] = []
-    exclude_keywords: list[str] = []
-    max_papers: int | None = Field(default=None, ge=1)
+    primary_only: bool = Field(default=False, description="keep only papers whose primary category is configured")
+    include_keywords: list[str] = Field(
+        default=[],
+        description="keep only papers with one of these in title + abstract (case-insensitive, whole words)",
+    )
+    exclude_keywords: list[str] = Field(
+        default=[], description="drop papers with one of these in title + abstract (case-insensitive, whole words)",
+    )
+    max_papers: int | None = Field(
+        default=None, ge=1, description="cap; the post lists the papers left out by title and link",
+    )
 
 
 def _env_name(value: str) -> str:
@@ -257,21 +286,31 @@ class FallbackConfig(_Section):
 
 
 class LLMConfig(_Section):
-    base_url: _Url = "https://api.deepseek.com"
-    api_key_env: _EnvName = "DEEPSEEK_API_KEY"
-    model: _ModelName = "deepseek-chat"
-    temperature: float = Field(default=0.2, ge=0, le=2)
-    concurrency: int = Field(default=8, ge=1, le=256)
-    timeout_seconds: float = Field(default=120, gt=0)
-    max_retries: int = Field(default=5, ge=0, le=20)
-    max_tokens: int | None = Field(default=None, ge=1)
+    base_url: _Url = Field(default="https://api.deepseek.com", description="any OpenAI-compatible endpoint")
+    api_key_env: _EnvName = Field(
+        default="DEEPSEEK_API_KEY", description="the variable the key is read from (never from the file)",
+    )
+    model: _ModelName = Field(default="deepseek-chat", description="model name at that endpoint")
+    temperature: float = Field(default=0.2, ge=0, le=2, description="sampling temperature")
+    concurrency: int = Field(default=8, ge=1, le=256, description="model calls in flight at once, across the run")
+    timeout_seconds: float = Field(default=120, gt=0, description="per model call")
+    max_retries: int = Field(default=5, ge=0, le=20, description="per model call; retries honour Retry-After")
+    max_tokens: int | None = Field(default=None, ge=1, description="optional cap on answer length")
     # Merged into every request body, e.g. {"thinking": {"type": "disabled"}} to switch a thinking mode off.
-    extra_body: _ExtraBody = {}
-    fallbacks: list[FallbackConfig] = []
-    max_tokens_per_run: int | None = Field(default=None, ge=1)
-    price_per_million_input: float | None = Field(default=None, ge=0)
-    price_per_million_output: float | None = Field(default=None, ge=0)
-    currency: str = ""
+    extra_body: _ExtraBody = Field(
+        default={}, description="mapping merged into every request body (e.g. to switch a thinking mode off)"
+    )
+    fallbacks: list[FallbackConfig] = Field(
+        default=[], description="providers `{base_url, model, api_key_env, extra_body}` tried in order"
+    )
+    max_tokens_per_run: int | None = Field(
+        default=None, ge=1, description="prompt + completion tokens one run may spend; null = no limit"
+    )
+    price_per_million_input: float | None = Field(default=None, ge=0, description="price of a million prompt tokens")
+    price_per_million_output: float | None = Field(
+        default=None, ge=0, description="price of a million completion tokens"
+    )
+    currency: str = Field(default="", description="currency of the prices, e.g. CNY")
 
     @field_validator("currency")
     @classmethod
@@ -304,11 +343,11 @@ class LLMConfig(_Section):
 
 
 class FulltextConfig(_Section):
-    max_pdf_mb: float = Field(default=50, gt=0)
-    max_chars: int = Field(default=60000, ge=1000)
-    download_concurrency: int = Field(default=2, ge=1, le=16)
-    timeout_seconds: float = Field(default=60, gt=0)
-    max_retries: int = Field(default=3, ge=0, le=10)
+    max_pdf_mb: float = Field(default=50, gt=0, description="downloads stop at this size")
+    max_chars: int = Field(default=60000, ge=1000, description="budget for the paper text in the deep-read prompt")
+    download_concurrency: int = Field(default=2, ge=1, le=16, description="PDF downloads at once")
+    timeout_seconds: float = Field(default=60, gt=0, description="per PDF download")
+    max_retries: int = Field(default=3, ge=0, le=10, description="per PDF download")
 
 
 class Config(_Section):

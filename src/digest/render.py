@@ -317,9 +317,8 @@ def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
         abstract=english,
         abs_url=abs_url,
         pdf_url=pdf_url,
-        translation=translation,
-        deep_read=deep,
     )
+    entry.translation, entry.deep_read = translation, deep
     entry.status = entry_status(entry)  # type: ignore[assignment]  # one of Entry.status's values, typed str
     return entry
 

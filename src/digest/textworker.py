@@ -20,6 +20,11 @@ T = TypeVar("T")
 
 # A 200-page paper takes about half a second; a job still running after this is stuck, not slow.
 JOB_TIMEOUT_SECONDS = 120.0
+# A fresh child imports Python, then the job's modules (PyMuPDF) before the job can start; on a loaded
+# machine that alone can take seconds. It has its own generous limit so the job's limit times only the job.
+START_TIMEOUT_SECONDS = 120.0
+
+_STARTED = "started"
 
 
 class WorkerCrashed(Exception):
@@ -31,12 +36,16 @@ class WorkerTimedOut(WorkerCrashed):
 
 
 def _serve(conn: Connection) -> None:
-    """The child's loop: run each (fn, args) it receives, answer ("ok", value) or ("error", exception)."""
+    """The child's loop: for each (fn, args) say ("started", None), run it, answer ("ok", value) or ("error", exc)."""
     while True:
         try:
-            fn, args = conn.recv()
+            fn, args = conn.recv()  # unpickling imports fn's module: part of start-up, not of the job
         except (EOFError, OSError):
             return  # the parent is gone or closed the pipe
+        try:
+            conn.send((_STARTED, None))
+        except (EOFError, OSError):
+            return
         try:
             answer: tuple[str, Any] = ("ok", fn(*args))
         except Exception as exc:  # noqa: BLE001 - sent back to be raised in the parent
@@ -76,12 +85,17 @@ class TextWorker:
             try:
                 # A PDF of megabytes fills the pipe faster than the child drains it: send off the loop.
                 await loop.run_in_executor(None, conn.send, (fn, args))
-                # Readable once the answer starts to arrive, or at EOF when the child died.
-                answered = await loop.run_in_executor(None, conn.poll, self.timeout)
-                if not answered:
+                # Readable once the child has the job in hand (or at EOF when it died starting up).
+                if not await loop.run_in_executor(None, conn.poll, START_TIMEOUT_SECONDS):
                     self._stop(kill=True)
-                    raise WorkerTimedOut()
+                    raise WorkerCrashed()
                 status, value = conn.recv()
+                if status == _STARTED:
+                    # Only now does the job's own limit start: a slow spawn must not eat into it.
+                    if not await loop.run_in_executor(None, conn.poll, self.timeout):
+                        self._stop(kill=True)
+                        raise WorkerTimedOut()
+                    status, value = conn.recv()
             except (EOFError, OSError):
                 self._stop(kill=True)
                 raise WorkerCrashed() from None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from digest.config import load_config
 from digest.models import DayRecord
@@ -35,18 +39,51 @@ def _wait_for(cond, timeout: float = 30.0) -> None:  # noqa: ANN001 - a small po
         time.sleep(0.02)
 
 
+def _hold_answers(site: HostileSite, after: int) -> threading.Event:
+    """Model answers after the first `after` wait until the returned event is set: the run is provably
+    still going when the test acts, however fast or slow the machine is."""
+    release = threading.Event()
+    answer = site.chat.answerer
+    counter = itertools.count()
+
+    def held(request: dict[str, Any]) -> str:
+        if next(counter) >= after:
+            release.wait(120)
+        return answer(request)
+
+    site.chat.answerer = held
+    return release
+
+
+def _kept_answers(site: HostileSite) -> int:
+    """Model results the run has kept in its results cache so far."""
+    total = 0
+    for path in (site.dir / ".cache" / "digest" / "results").glob("*.json"):
+        try:
+            total += len(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass  # being replaced right now: counted on the next poll
+    return total
+
+
+# A held answer must not time out meanwhile, however long the machine takes to start the other process.
+PATIENT = {"concurrency": 1, "timeout_seconds": 120}
+
+
 def test_sigkill_mid_run_keeps_files_whole_and_the_rerun_pays_only_the_rest(tmp_path: Path) -> None:
     n = 6
-    with HostileSite(tmp_path, n, chat_latency=0.3, llm={"concurrency": 1}) as site:
+    with HostileSite(tmp_path, n, llm=PATIENT) as site:
         previous = _previous_day(site)
+        release = _hold_answers(site, 5)
         proc = site.popen()
-        _wait_for(lambda: len(site.chat.calls) >= 5)
-        time.sleep(0.1)
+        _wait_for(lambda: len(site.chat.calls) >= 6)  # five answered, the sixth held
+        _wait_for(lambda: _kept_answers(site) >= 5)  # and the five are kept: the kill lands between two calls
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+        release.set()
         assert proc.returncode == -signal.SIGKILL
         paid_first = len(site.chat.calls)
-        assert paid_first < 2 * n, "the run finished before the kill; the test proves nothing"
+        assert paid_first == 6
 
         for path, data in previous.items():
             assert path.read_bytes() == data, f"{path} changed"
@@ -68,10 +105,14 @@ def test_sigkill_mid_run_keeps_files_whole_and_the_rerun_pays_only_the_rest(tmp_
 
 
 def test_second_run_at_once_exits_naming_the_holder(tmp_path: Path) -> None:
-    with HostileSite(tmp_path, 3, chat_latency=0.3, llm={"concurrency": 1}) as site:
+    with HostileSite(tmp_path, 3, llm=PATIENT) as site:
+        release = _hold_answers(site, 0)
         first = site.popen()
-        _wait_for(lambda: len(site.chat.calls) >= 1)
-        second = site.run()
+        _wait_for(lambda: len(site.chat.calls) >= 1)  # the first run holds the lock until released
+        try:
+            second = site.run()
+        finally:
+            release.set()
         assert second.returncode == 1
         line = second.stderr.strip().splitlines()[-1]
         assert line.startswith("digest: error: another digest run holds the site lock")

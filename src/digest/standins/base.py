@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -46,7 +46,7 @@ class StandIn:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle
-    def start(self) -> StandIn:
+    def start(self) -> Self:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,7 +100,7 @@ class StandIn:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> StandIn:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -110,7 +110,7 @@ class StandIn:
     def url(self) -> str:
         assert self._server is not None, "start() the stand-in first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}"  # type: ignore[str-bytes-safe]  # a TCP server: host is text
 
     # -- behaviour
     def accepts_fault(self, request: Request) -> bool:

@@ -293,14 +293,15 @@ def make_paper_pdf(
             doc = _layout(title, padded, two_column, running_header, references, **extras)
     if image_only:
         scanned = pymupdf.open()
-        for page in doc:
+        for page in doc.pages():
             pix = page.get_pixmap(dpi=40)
             new = scanned.new_page(width=page.rect.width, height=page.rect.height)
             new.insert_image(new.rect, pixmap=pix)
         doc.close()
         doc = scanned
     if encrypt:
-        data = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner-secret", user_pw="user-secret")
+        aes_256 = pymupdf.PDF_ENCRYPT_AES_256  # type: ignore[attr-defined]  # set at import, unseen by the stubs
+        data = doc.tobytes(encryption=aes_256, owner_pw="owner-secret", user_pw="user-secret")
     else:
         data = doc.tobytes(garbage=3, deflate=True)
     doc.close()
