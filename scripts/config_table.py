@@ -37,6 +37,8 @@ def yaml_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, Path):
         return value.as_posix()
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     text = str(value)

@@ -226,15 +226,16 @@ def test_future_check_uses_the_injected_clock() -> None:
         _not_future(date(2026, 3, 4), cfg, services)
 
 
-def test_build_with_a_posts_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
+def test_build_with_a_records_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
     write_config(tmp_path)
-    (tmp_path / "_posts").write_text("oops", encoding="utf-8")
+    (tmp_path / "_data").mkdir()
+    (tmp_path / "_data" / "digest").write_text("oops", encoding="utf-8")
     proc = _digest(tmp_path, "build", env=_env())
     assert proc.returncode == 2
     (line,) = proc.stderr.splitlines()
     assert line == (
-        f"digest: error: {tmp_path.resolve() / '_posts'}: is a file, not a folder; "
-        "set site.posts_dir in the config to a folder"
+        f"digest: error: {tmp_path.resolve() / '_data' / 'digest'}: is a file, not a folder; "
+        "set site.records_dir in the config to a folder"
     )
 
 

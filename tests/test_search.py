@@ -235,7 +235,7 @@ def test_a_dying_indexer_fails_instead_of_hanging(tmp_path: Path, monkeypatch: p
 def render_search_page(link: object) -> str:
     env = template_env()
     return env.get_template("site/search.html.j2").render(
-        page="search.html", link=link, site_title="arXiv Daily", mathjax_url="", date_text=str
+        page="search.html", link=link, site_title="arXiv Daily", mathjax_url="", date_text=str, categories=["cs.SD"]
     )
 
 

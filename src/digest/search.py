@@ -12,10 +12,9 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import DigestError
 
@@ -23,7 +22,6 @@ BUNDLE_DIR = "pagefind"
 SEARCH_PAGE = "search.html"
 INSTALL_HINT = "install it with `pip install 'pagefind[extended]'` (the extended binary splits Chinese into words)"
 
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,17 +51,9 @@ def segments_chinese(binary: Path) -> bool:
     return "extended" in binary.name
 
 
-async def _guarded(index: Any, work: Awaitable[T], what: str) -> T:
-    """Await work, but fail instead of hanging if the Pagefind process dies (the package would wait forever)."""
-    task = asyncio.ensure_future(work)
-    poller = getattr(getattr(index, "_service", None), "_poll_task", None)
-    if poller is None:
-        return await task
-    done, _ = await asyncio.wait({task, poller}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        return task.result()
-    task.cancel()
-    raise DigestError(f"the Pagefind indexer stopped while {what}; run `digest build` again, or reinstall pagefind")
+def _backend_died(index: Any) -> bool:
+    backend = getattr(getattr(index, "_service", None), "_backend", None)
+    return backend is not None and backend.returncode is not None
 
 
 async def _index(site_dir: Path, bundle_dir: Path, glob: str | None, language: str | None) -> int:
@@ -72,10 +62,26 @@ async def _index(site_dir: Path, bundle_dir: Path, glob: str | None, language: s
     config: IndexConfig = {"output_path": str(bundle_dir)}
     if language:
         config["force_language"] = language
-    async with PagefindIndex(config=config) as index:
-        result = await _guarded(index, index.add_directory(str(site_dir), glob=glob), f"reading {site_dir}")
-        # the context's exit writes the bundle
-        return int(result["page_count"])
+    index = PagefindIndex(config=config)
+
+    async def work() -> int:
+        async with index:  # the context's exit writes the bundle
+            result = await index.add_directory(str(site_dir), glob=glob)
+            return int(result["page_count"])
+
+    # The package waits forever for an answer from a Pagefind process that has died (at start-up too), so a
+    # watchdog looks at the process while the work runs.
+    task = asyncio.ensure_future(work())
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=0.2)
+        if done:
+            return task.result()
+        if _backend_died(index):
+            task.cancel()
+            raise DigestError(
+                f"the Pagefind indexer stopped while reading {site_dir}; "
+                "run `digest build` again, or reinstall pagefind"
+            )
 
 
 def build_search_index(

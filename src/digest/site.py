@@ -260,6 +260,8 @@ def _anchor_base(entry: Entry) -> str:
 
 def load_pages(records_dir: Path, title_template: str, md: MarkdownIt | None = None) -> list[DayPage]:
     """Every day record as a page model, newest first."""
+    if records_dir.is_file():
+        raise UsageError(f"{records_dir}: is a file, not a folder; set site.records_dir in the config to a folder")
     if not records_dir.is_dir():
         raise UsageError(
             f"{records_dir}: no such folder; set site.records_dir in the config, or run or import a day first"
