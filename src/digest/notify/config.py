@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..config import _describe
 from ..errors import ConfigError
 
 # The topic slugs papers can carry; a misspelt one in `topics` would silently filter out every paper.
@@ -230,18 +231,6 @@ def location(loc: tuple[int | str, ...], prefix: str = "notify") -> str:
             out += f".{part}" if out else str(part)
         prev = part
     return out
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return repr(value)
 
 
 def error_message(err: Any, prefix: str = "notify") -> str:
