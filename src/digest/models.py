@@ -100,7 +100,8 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-TaskStatus = Literal["done", "failed", "skipped"]
+# deferred: not asked this run (e.g. the token budget ran out); the next run asks.
+TaskStatus = Literal["done", "failed", "skipped", "deferred"]
 
 
 # Ends every failure reason the next run will retry (shown in posts; read back by the importer).
@@ -117,6 +118,14 @@ class TaskResult(_Record):
     prompt_hash: str = ""
     at: str = ""  # ISO time the result was made
     attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    fallback: str = ""  # why a fallback provider answered instead of the primary; empty when the primary did
+    # Provenance of a deep read: what the model was given and what the figure check found.
+    source: str = ""  # "pdf" | "html" | "abstract"
+    version: int = 0  # the arXiv version read
+    check: str = ""  # "" (not checked) | "clean" | "reasked" | "marked"
+    unverified: list[str] = []  # figures still unsupported after the re-ask, marked （未核实） in the post
 
 
 class Entry(_Record):
@@ -138,6 +147,9 @@ class Entry(_Record):
     # Task name (see digest.tasks) -> its result. A task absent was never asked for: no LLM (English
     # abstract, no details block), or a deep read not wanted.
     results: dict[str, TaskResult] = {}
+    topics: list[str] = []  # topic slugs (digest.topics), 1 to 3, computed without a model call
+    new_version: str = ""  # a newer version announced after posting, e.g. "2601.03227v2"
+    new_version_at: str = ""  # ISO time the replacement was announced
 
     @model_validator(mode="before")
     @classmethod
@@ -230,6 +242,14 @@ class RunStats(_Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     downloads: int = 0
+    deferred: int = 0  # deep reads left for the next run (token budget)
+    token_budget: int | None = None  # llm.max_tokens_per_run at the time
+    cost: float | None = None  # in `currency`, when prices are configured
+    currency: str = ""
+    fallbacks: list[str] = []  # one line per fallback that served: which model, and why
+    reads_checked: int = 0
+    reads_reasked: int = 0
+    reads_marked: int = 0
     wall_seconds: float = 0.0
     finished_at: str = ""
 
@@ -245,3 +265,5 @@ class DayRecord(_Record):
     dropped: list[Dropped] = []
     stats: RunStats = RunStats()
     source: str = "digest"  # or "import:<file name>"
+    topics_fingerprint: str = ""  # the taxonomy the entries' topics were computed with
+    notified: dict[str, str] = {}  # notify channel name -> ISO time the day was sent there
