@@ -179,8 +179,10 @@ def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
 @click.argument("start")
 @click.argument("end", required=False)
 @click.option("--force", is_flag=True, help="Redo days whose post is already complete.")
+@click.option("--notify", "notify", is_flag=True,
+              help="Send finished days to the notify channels (without it, backfill sends nothing).")
 @_common
-def backfill(ctx: Context, start: str, end: str | None, force: bool) -> int:
+def backfill(ctx: Context, start: str, end: str | None, force: bool, notify: bool) -> int:
     """One post per day from START to END (inclusive), oldest first."""
     cfg = ctx.config()
     from .pipeline import backfill as do_backfill
@@ -188,7 +190,7 @@ def backfill(ctx: Context, start: str, end: str | None, force: bool) -> int:
     services = ctx.services()
     s = _parse_day(start, "START")
     e = _not_future(_parse_day(end, "END"), cfg, services, "END") if end else _not_future(s, cfg, services, "START")
-    outcomes = do_backfill(cfg, s, e, services, force=force)
+    outcomes = do_backfill(cfg, s, e, services, force=force, notify=notify)
     return _summarise(ctx.reporter, outcomes)
 
 
@@ -286,6 +288,20 @@ def check(ctx: Context) -> int:
     else:
         ctx.reporter.info(f"all {len(results)} checks passed")
     return 1 if failed or skipped else 0
+
+
+@main.command(name="notify")
+@click.option("--date", "day", default=None, help="The day, YYYY-MM-DD (default: the latest day with a record).")
+@click.option("--channel", default=None, help="Only this channel (by name), sent again even if it was sent before.")
+@click.option("--dry-run", is_flag=True, help="Print the messages instead of sending them; the record is not touched.")
+@_common
+def notify_cmd(ctx: Context, day: str | None, channel: str | None, dry_run: bool) -> int:
+    """Send (or print) a day's notifications by hand; runs send them by themselves once a post is complete."""
+    cfg = ctx.config()
+    from .notify.hook import notify_by_hand
+
+    d = _parse_day(day).isoformat() if day else None
+    return notify_by_hand(cfg, d, ctx.services(), channel=channel, dry_run=dry_run, echo=click.echo)
 
 
 @main.command()

@@ -13,6 +13,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .notify.config import NotifyConfig, parse_notify_config
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -363,6 +364,8 @@ class Config(_Section):
     filter: FilterConfig = FilterConfig()
     llm: LLMConfig = LLMConfig()
     fulltext: FulltextConfig = FulltextConfig()
+    # Validated by parse_notify_config (its errors name the channel's key); see the README's Notifications.
+    notify: NotifyConfig = NotifyConfig()
     # Where the file was; relative paths resolve against it. Not a YAML key.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -548,6 +551,9 @@ def parse_config(data: Any, source: str = "config.yaml", base_dir: Path | None =
         raise ConfigError(f"{source}: expected a mapping of sections (site, arxiv, window, ...), got {_describe(data)}")
     if "base_dir" in data:
         raise ConfigError(f"{source}: base_dir: unknown key (check the spelling; see the README's config reference)")
+    # The notify section has its own messages (they name the channel: notify.channels[0].smtp_port).
+    notify_data = data.get("notify")
+    data = {k: v for k, v in data.items() if k != "notify"}
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
@@ -561,7 +567,8 @@ def parse_config(data: Any, source: str = "config.yaml", base_dir: Path | None =
         loc, msg = _message(dict(errors[0]), data)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {loc}: {msg}{more}") from None
-    return cfg.model_copy(update={"base_dir": base_dir or Path(".")})
+    notify = parse_notify_config(notify_data, source)
+    return cfg.model_copy(update={"base_dir": base_dir or Path("."), "notify": notify})
 
 
 class _Loader(yaml.SafeLoader):

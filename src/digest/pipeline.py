@@ -245,6 +245,7 @@ def plan_day(
         dropped=[Dropped(id=p.id, title=p.title, reason=r) for p, r in sel.dropped],
         stats=previous.stats if previous is not None else RunStats(),
         source=previous.source if previous is not None else "digest",
+        notified=dict(previous.notified) if previous is not None else {},  # what was sent stays sent
     )
     for e in entries:
         # A task added since the record was written makes its papers pending again.
@@ -487,8 +488,12 @@ def run_days(
     force: bool = False,
     skip_complete: bool = False,
     command: str = "run",
+    notify: bool = True,
 ) -> list[DayOutcome]:
-    """The daily job over one or more days (oldest first), with one arXiv query for all of them."""
+    """The daily job over one or more days (oldest first), with one arXiv query for all of them.
+
+    With `notify`, each day whose post is complete is sent to the notify channels not yet sent (see digest.notify).
+    """
     rep = services.reporter
     with site_lock(
         lock_path(cfg), command, wait_seconds=cfg.site.lock_timeout_seconds, sleep=services.sleep, clock=services.clock
@@ -501,6 +506,8 @@ def run_days(
             if skip_complete and not force and _complete(previous[d]):
                 outcomes.append(DayOutcome(day=d.isoformat(), reason="already complete (use --force to redo)"))
                 rep.detail(f"{d}: post already complete, skipped")
+                if notify:
+                    _notify(cfg, previous[d], services)
             else:
                 todo.append(d)
         if not todo:
@@ -546,19 +553,33 @@ def run_days(
                 posted.update(plan.record)
             out.stats.wall_seconds = round(out.stats.wall_seconds + fetch_seconds / len(windows), 3)
             outcomes.append(out)
+            if notify and plan.record is not None:
+                _notify(cfg, plan.record, services)
             if out.stopped:
                 break
         return sorted(outcomes, key=lambda o: o.day)
 
 
-def backfill(cfg: Config, start: date, end: date, services: Services, *, force: bool = False) -> list[DayOutcome]:
-    """One post per day from start to end inclusive; complete days are skipped unless force."""
+def _notify(cfg: Config, record: DayRecord | None, services: Services) -> None:
+    if record is not None and cfg.notify.channels:
+        from .notify.hook import notify_published
+
+        notify_published(cfg, record, services)
+
+
+def backfill(
+    cfg: Config, start: date, end: date, services: Services, *, force: bool = False, notify: bool = False
+) -> list[DayOutcome]:
+    """One post per day from start to end inclusive; complete days are skipped unless force.
+
+    Nothing is sent to the notify channels unless `notify` (backfill --notify).
+    """
     if end < start:
         raise UsageError(f"backfill: END {end} is before START {start}; give the older date first")
     if (end - start).days > 366:
         raise UsageError("backfill: at most 366 days at once; split the range")
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return run_days(cfg, days, services, force=force, skip_complete=True, command="backfill")
+    return run_days(cfg, days, services, force=force, skip_complete=True, command="backfill", notify=notify)
 
 
 # ------------------------------------------------------------------ preview

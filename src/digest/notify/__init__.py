@@ -1,21 +1,47 @@
 """Push notifications of a finished day (issue 17): mail, chat webhooks, Telegram and a generic JSON webhook.
 
-Standalone: the pipeline calls `notify_day` after a run and stores `NotifyOutcome.sent` in the day record.
+A run calls `hook.notify_published` after publishing a day; `digest notify` calls `hook.notify_by_hand`.
+Names are loaded on first use: the config loader imports `notify.config` and should not pay for the senders.
 """
 
 from __future__ import annotations
 
-from .command import notify_command
-from .config import KNOWN_TOPICS, Channel, NotifyConfig, parse_notify_config
-from .core import NotifyOutcome, notify_day, summary_lines, untranslated
-from .formats import build_messages, preview
-from .message import DayDigest, PaperItem, build_digest, default_anchor, post_url
-from .send import SendResult, default_smtp
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .command import notify_command
+    from .config import KNOWN_TOPICS, Channel, NotifyConfig, parse_notify_config
+    from .core import NotifyOutcome, notify_day, summary_lines, untranslated
+    from .formats import build_messages, preview
+    from .message import DayDigest, PaperItem, build_digest, default_anchor, post_url
+    from .send import SendResult, default_smtp
+
+_WHERE = {
+    "notify_command": "command",
+    "KNOWN_TOPICS": "config",
+    "Channel": "config",
+    "NotifyConfig": "config",
+    "parse_notify_config": "config",
+    "NotifyOutcome": "core",
+    "notify_day": "core",
+    "summary_lines": "core",
+    "untranslated": "core",
+    "build_messages": "formats",
+    "preview": "formats",
+    "DayDigest": "message",
+    "PaperItem": "message",
+    "build_digest": "message",
+    "default_anchor": "message",
+    "post_url": "message",
+    "SendResult": "send",
+    "default_smtp": "send",
+}
 
 __all__ = [
-    "KNOWN_TOPICS",
     "Channel",
     "DayDigest",
+    "KNOWN_TOPICS",
     "NotifyConfig",
     "NotifyOutcome",
     "PaperItem",
@@ -32,3 +58,10 @@ __all__ = [
     "summary_lines",
     "untranslated",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import _describe
 from ..errors import ConfigError
 
 # The topic slugs papers can carry; a misspelt one in `topics` would silently filter out every paper.
@@ -23,8 +22,10 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def _env_name(value: str | None) -> str | None:
     if value is not None and not _ENV_NAME.fullmatch(value):
+        # The value is not echoed: it is most likely the secret itself (a webhook URL, a token).
         raise ValueError(
-            f'expected the NAME of an environment variable (the secret itself never goes in the file), got "{value}"'
+            "expected the NAME of an environment variable, like SLACK_WEBHOOK_URL; the secret itself never goes "
+            "in the file: export it in that variable"
         )
     return value
 
@@ -194,7 +195,11 @@ WebhookLike = FeishuChannel | DingtalkChannel | WecomChannel | SlackChannel | Di
 class NotifyConfig(_Model):
     """`notify:` in config.yaml. No channels (the default) means no notifications."""
 
-    channels: list[Channel] = []
+    channels: list[Channel] = Field(
+        default=[],
+        description="where each finished day is sent: `{name, kind, ...}` per channel, kinds email, feishu, "
+        "dingtalk, wecom, slack, discord, telegram, webhook (see Notifications)",
+    )
 
     @field_validator("channels")
     @classmethod
@@ -235,12 +240,15 @@ def location(loc: tuple[int | str, ...], prefix: str = "notify") -> str:
 
 def error_message(err: Any, prefix: str = "notify") -> str:
     """One pydantic error as 'notify.channels[0].smtp_port: expected a whole number, got "x"'."""
+    # Imported here: digest.config imports this module for its `notify` section.
+    from ..config import _describe
+
     where = location(tuple(err["loc"]), prefix)
     typ = err["type"]
     ctx = err.get("ctx") or {}
     given = err.get("input")
     if typ == "extra_forbidden":
-        msg = "unknown key (check the spelling; see the README's notify reference)"
+        msg = "unknown key (check the spelling; see the README's Notifications section)"
     elif typ == "missing":
         msg = "missing (this channel kind needs it)"
     elif typ == "value_error":
