@@ -389,3 +389,20 @@ def test_links_go_to_the_sites_anchors_when_the_site_has_a_url():
     plain = notify_day(record, cfg.notify, environ={}, dry_run=True, **_content(cfg, record).kwargs())
     assert all(e.abs_url in plain.previews[0] for e in entries)
     assert re.search(r"arxiv\.html#", plain.previews[0]) is None
+
+
+def test_stored_topics_win_and_missing_ones_are_computed():
+    from digest.notify.hook import _content
+
+    music = make_entry("2601.20004v1", title="Music Generation from Text Prompts", abstract="We generate music.")
+    music.topics = ["tts"]  # as stored when the record was published: used as is
+    speech = make_entry("2601.20001v1", title="Zero-Shot Text-to-Speech Synthesis with Flow Matching",
+                        abstract="We propose a TTS model that synthesizes natural speech from text.")
+    asr = make_entry("2601.20002v1", title="Streaming Speech Recognition for Low-Resource Languages",
+                     abstract="We improve automatic speech recognition word error rate.")
+    record = make_record([music, speech, asr], DAY)
+    cfg = parse_config({"notify": {"channels": [{"name": "h", "kind": "webhook", "url_env": "H", "topics": ["tts"]}]}})
+    outcome = notify_day(record, cfg.notify, environ={}, dry_run=True, **_content(cfg, record).kwargs())
+    sent = json.loads(outcome.previews[0].split("\n", 2)[2])
+    assert [p["id"] for p in sent["papers"]] == ["2601.20004v1", "2601.20001v1"]
+    assert sent["topics"][0] == {"slug": "tts", "label": load_topics(cfg).label("tts"), "count": 2}
