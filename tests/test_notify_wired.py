@@ -406,3 +406,16 @@ def test_stored_topics_win_and_missing_ones_are_computed():
     sent = json.loads(outcome.previews[0].split("\n", 2)[2])
     assert [p["id"] for p in sent["papers"]] == ["2601.20004v1", "2601.20001v1"]
     assert sent["topics"][0] == {"slug": "tts", "label": load_topics(cfg).label("tts"), "count": 2}
+
+
+def test_notify_command_without_channels_says_how_to_add_them(tmp_path):
+    from digest.errors import UsageError
+    from digest.notify.hook import notify_by_hand
+    from helpers import quiet_services
+
+    cfg = parse_config({"site": {"records_dir": str(tmp_path)}})
+    with pytest.raises(UsageError, match="no channels configured; add notify.channels"):
+        notify_by_hand(cfg, None, quiet_services())
+    cfg = parse_config({"site": {"records_dir": str(tmp_path)}, "notify": {"channels": [SLACK]}})
+    with pytest.raises(UsageError, match="no day records in"):
+        notify_by_hand(cfg, None, quiet_services())
