@@ -121,7 +121,7 @@ class SiteConfig(_Section):
         if not v:
             return v
         if not v.startswith(("http://", "https://")) or "?" in v or "#" in v:
-            raise ValueError(f'expected the site\'s http(s) URL with its base path, e.g. "https://you.github.io/repo/", got "{v}"')
+            raise ValueError(f'expected the site URL with its base path (https://you.github.io/repo/), got "{v}"')
         return v.rstrip("/") + "/"
 
     @field_validator("title")

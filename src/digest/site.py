@@ -592,7 +592,9 @@ def _feed(
     absolute = link.base.startswith(("http://", "https://"))
     entries = []
     for post in posts:
-        papers = post.papers if topic is None else [c for c in post.papers if any(t.slug == topic.slug for t in c.topics)]
+        papers = post.papers
+        if topic is not None:
+            papers = [c for c in post.papers if any(t.slug == topic.slug for t in c.topics)]
         url = link.absolute(post.url)
         entries.append({
             "post": post,

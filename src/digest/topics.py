@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-
 from .models import DayRecord, Entry
 
 OTHER = "other"
