@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+import subprocess
+import sys
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -141,31 +145,65 @@ def test_home_shows_the_newest_post_in_full(seed_site) -> None:
     assert "<details>" in home
 
 
-def test_archive_lists_every_post_newest_first(seed_site) -> None:
+def test_archive_groups_posts_by_month_and_shows_each_date_once(seed_site) -> None:
     records, out, posts = seed_site
     build_site(records, out)
     archive = _page(out, "archive.html")
-    days = re.findall(r"arXiv Daily – (\d{4}-\d{2}-\d{2})</a>", archive)
-    assert days == sorted((p.name[:10] for p in posts), reverse=True)
+    days = re.findall(r'<time datetime="(\d{4}-\d{2}-\d{2})">', archive)
+    assert days == sorted((p.name[:10] for p in posts), reverse=True)  # each date once, newest first
+    assert "arXiv Daily – " not in archive.split('<h1 class="page-title">', 1)[1]
     assert 'href="2025/06/04/arxiv.html"' in archive
     assert "4 篇" in archive  # the hand-made post of 2025-06-04 shows 4 papers
+    months = re.findall(r'<section class="month" id="m-(\d{4}-\d{2})">\n<h2 class="list-heading">([^<]+) '
+                        r'<span class="count">(\d+) 期 · (\d+) 篇论文</span>', archive)
+    expected: dict[str, list[int]] = {}
+    for post in posts:
+        expected.setdefault(post.name[:7], []).append(len(_record(post).papers))
+    assert [m[0] for m in months] == sorted(expected, reverse=True)
+    for key, label, count, papers in months:
+        assert label == f"{int(key[:4])} 年 {int(key[5:])} 月"
+        assert int(count) == len(expected[key]) and int(papers) == sum(expected[key])
 
 
-def test_feed_is_valid_atom_listing_every_post(seed_site) -> None:
+def test_feed_is_valid_atom_of_summaries_with_absolute_links(seed_site) -> None:
     records, out, posts = seed_site
     build_site(records, out, base_url="https://example.org/blog/")
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
+    assert feed.feed.id == "https://example.org/blog/feed.xml"
     days = sorted((p.name[:10] for p in posts), reverse=True)
     assert [e.title for e in feed.entries] == [f"arXiv Daily – {d}" for d in days]
     entry = feed.entries[days.index("2025-06-04")]
     assert entry.link == "https://example.org/blog/2025/06/04/arxiv.html"
     assert entry.id == "https://example.org/blog/2025/06/04/arxiv.html"
-    content = entry.content[0].value  # the feed carries the HTML escaped; the reader unescapes it
-    assert "SSM-SE" in content and "<details>" in content and "<h2 id=\"2506-00001\">" in content
+    # dated at the post's anchor time in its zone, not midnight UTC
+    record = _record(next(p for p in posts if p.name.startswith("2025-06-04")))
+    assert entry.published == f"2025-06-04T{record.window.anchor}:00+08:00"
+    assert entry.updated == entry.published
+    # a summary (table of contents and counts), not the full text
+    assert "content" not in entry
+    summary = entry.summary
+    assert f"本期 {record.counts.shown} 篇（抓取 {record.counts.fetched} 篇）" in summary
+    assert '<a href="https://example.org/blog/2025/06/04/arxiv.html#2506-00001">' in summary
+    assert "<details>" not in summary and "详细解读" not in summary
     raw = (out / "feed.xml").read_text(encoding="utf-8")
-    assert "<details>" not in raw and "&lt;details&gt;" in raw
+    assert "T00:00:00Z" not in raw and "urn:" not in raw
+    for href in re.findall(r'href="([^"]+)"', raw):
+        assert href.startswith("https://example.org/blog/"), href
+
+
+def test_feed_holds_the_latest_20_posts(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    start = date(2026, 3, 1)
+    for n in range(23):
+        day = (start + timedelta(days=n)).isoformat()
+        write_record(records, make_record([make_entry(f"2603.{n:05d}v1")], day=day))
+    build_site(records, tmp_path / "out", base_url="https://example.org/")
+    feed = feedparser.parse((tmp_path / "out" / "feed.xml").read_bytes())
+    assert len(feed.entries) == 20
+    assert feed.entries[0].title.endswith("2026-03-23") and feed.entries[-1].title.endswith("2026-03-04")
+    assert feed.feed.updated == feed.entries[0].published
 
 
 def test_every_paper_heading_has_a_stable_anchor(seed_site) -> None:
@@ -221,19 +259,31 @@ def test_details_blocks_render_their_markdown(seed_site) -> None:
     assert "<p>1)</p>" in first
 
 
-def test_math_delimiters_survive_for_mathjax(seed_site, tmp_path: Path) -> None:
+def test_math_is_mathml_with_no_script(seed_site, tmp_path: Path) -> None:
     records, out, _ = seed_site
     write_record(records, hostile_record())
     build_site(records, out)
     day_page = _page(out, "/2025/06/04/arxiv.html")
-    # Backslashes and underscores of TeX are untouched (no escapes eaten, no <em> from `_`).
-    assert r"\( L = \sum_{i} w_i x_i^2 \)" in day_page
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML"' in day_page
+    assert "\\(" not in day_page and "\\sum" not in day_page  # no TeX left for a script to find
     hostile = _page(out, "/2026/02/03/arxiv.html")
-    assert r"$$L = \sum_{i} w_i x_i^2$$" in hostile
-    assert r"\(x_i\)" in hostile
-    assert "$$a_1 &lt; b_2$$" in hostile
-    scripts = _parse(hostile).scripts
-    assert any("mathjax" in (s.get("src") or "").lower() for s in scripts)
+    # `$$…$$` inside a sentence stays inline; the sentence is not broken in three
+    assert re.search(r'损失为 <math [^>]*display="inline"[^>]*>.*?</math>，其中 <math ', hostile)
+    assert 'display="block"' not in hostile
+    assert "$$" not in hostile.split('<div class="post-content">', 1)[1]
+    assert "<mo>&lt;</mo>" in hostile  # a_1 < b_2: the comparison is escaped MathML, not a tag
+    assert not _parse(hostile).scripts
+
+
+def test_display_math_on_its_own_line_is_a_block(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    deep = "1) 方法\n- 目标函数：\n\n$$\nL = \\sum_i x_i^2\n$$\n\n其中 $x_i$ 为特征，\\(p_s\\) 为概率。"
+    write_record(records, make_record([make_entry(deep_read=deep, title="A $k$-means Study")]))
+    build_site(records, tmp_path / "out")
+    html = _page(tmp_path / "out", "/2026/01/07/arxiv.html")
+    assert html.count('display="block"') == 1
+    assert "<msub><mi>p</mi><mi>s</mi></msub>" in html
+    assert '<h2 id="2601-00001">A <math' in html  # TeX in titles too
 
 
 def test_hostile_post_shows_as_text_and_runs_nothing(tmp_path: Path) -> None:
@@ -248,7 +298,7 @@ def test_hostile_post_shows_as_text_and_runs_nothing(tmp_path: Path) -> None:
     assert "{{ page.secret }}" in body and "{% if x %}" in body
     assert "{% endraw %} 这样的标签" in body
     assert "{% raw %}" not in html and "&#37;" not in body
-    assert "Quoted &#34;Title&#34;: Colons" in body  # autoescaped by Jinja
+    assert 'Quoted "Title": Colons' in body  # text (quotes need no escape outside attributes)
     # Model HTML is text, not markup.
     assert "<script" not in body.lower()
     assert "&lt;script&gt;alert(&quot;deep&quot;)&lt;/script&gt;" in body
@@ -258,9 +308,8 @@ def test_hostile_post_shows_as_text_and_runs_nothing(tmp_path: Path) -> None:
     # The model's heading became bold text; the only h2 are the two papers.
     assert re.findall(r'<h2 id="([^"]+)"', body) == ["2602-00002", "2602-00001"]
     assert "<strong>1) 背景</strong>" in body
-    # Only our own scripts: the MathJax config and loader.
-    scripts = _parse(html).scripts
-    assert len(scripts) == 2
+    # No script at all on a post page: math is MathML made at build time.
+    assert _parse(html).scripts == []
 
 
 def test_a_hand_edited_record_with_a_script_shows_it_as_text(tmp_path: Path) -> None:
@@ -278,7 +327,7 @@ def test_a_hand_edited_record_with_a_script_shows_it_as_text(tmp_path: Path) -> 
 
 def test_relative_links_resolve_inside_the_built_folder(seed_site) -> None:
     posts, out, _ = seed_site
-    result = build_site(posts, out)
+    result = build_site(posts, out, search=True)  # the search page links into the index's bundle
     checked = 0
     for page in result.pages:
         if page.suffix != ".html":
