@@ -252,6 +252,12 @@ def test_hostile_post_runs_no_script_in_the_browser(served_site: str, page: Page
     assert page.js("document.querySelectorAll('.post-content img, .post-content [onerror]').length") == 0
     assert "<script>alert" in page.js("document.querySelector('.post-content').innerText")
     assert "{{ site.title }}" in page.js("document.querySelector('h2').innerText")
+    # Math is MathML the browser lays out itself: inline in the sentence, not a block of its own.
+    assert page.js("document.querySelectorAll('.post-content math').length") >= 3
+    assert page.js("[...document.querySelectorAll('.post-content math')].every(m => getComputedStyle(m).display"
+                   " !== 'block' && m.getBoundingClientRect().width > 5)")
+    page.js("document.querySelector('.deep-read').scrollIntoView()")
+    page.screenshot(artifacts_dir() / "post-math.png")
     # No dialog was opened by anything on the page.
     assert not [e for e in page.browser.events if e.get("method") == "Page.javascriptDialogOpening"]
 
