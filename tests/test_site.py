@@ -598,3 +598,47 @@ def test_site_url_must_be_a_web_address() -> None:
     assert SiteConfig().url == ""
     with pytest.raises(ValueError, match="site URL with its base path"):
         SiteConfig(url="example.org/blog")
+
+
+def test_imported_seed_posts_get_topic_pages_for_every_slug_in_use(tmp_path: Path) -> None:
+    from helpers import seed_files
+
+    seeds = seed_files()
+    if not seeds:
+        pytest.skip("no seed posts in ../shared/seeds")
+    records = tmp_path / "records"
+    for seed in seeds:
+        import_into(records, seed)
+    out = tmp_path / "out"
+    result = build_site(records, out, base_url="https://example.org/")
+    in_use: dict[str, int] = {}
+    papers = sum(len(read_record(records / f"{seed.name[:10]}.json").papers) for seed in seeds)
+    for seed in seeds:  # the chips on the post pages
+        html = _page(out, post_url(seed))
+        for slug in re.findall(r'class="topic topic-([a-z0-9-]+)" href="[^"]*" data-pagefind-filter', html):
+            in_use[slug] = in_use.get(slug, 0) + 1
+    assert sum(in_use.values()) == sum(result.topics.values())
+    assert set(in_use) == set(result.topics) and len(in_use) >= 8
+    for slug in in_use:
+        assert (out / "topics" / slug / "index.html").is_file() and (out / "topics" / slug / "feed.xml").is_file()
+    assert sum(result.topics.values()) / papers <= 2.2
+    assert not (out / "topics" / "nonexistent").exists()
+
+
+def test_the_daily_workflow_builds_with_digest_and_deploys_with_pages_actions() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((Path(__file__).resolve().parents[1] / ".github/workflows/daily.yml").read_text("utf-8"))
+    steps = workflow["jobs"]["run"]["steps"]
+    runs = [str(s.get("run", "")) for s in steps]
+    uses = [str(s.get("uses", "")) for s in steps]
+    run_at = next(i for i, r in enumerate(runs) if "digest run" in r)
+    build_at = next(i for i, r in enumerate(runs) if "digest build --out _site" in r)
+    upload_at = next(i for i, u in enumerate(uses) if u.startswith("actions/upload-pages-artifact@"))
+    assert run_at < build_at < upload_at
+    assert steps[upload_at]["with"]["path"] == "_site"
+    assert "--url" in runs[build_at]  # absolute feed links from the Pages URL
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "run" and deploy["environment"]["name"] == "github-pages"
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages@") for s in deploy["steps"])
+    assert workflow["permissions"]["pages"] == "write" and workflow["permissions"]["id-token"] == "write"
