@@ -16,7 +16,14 @@ import pytest
 
 from digest.errors import DigestError
 from digest.render import template_env
-from digest.search import BUNDLE_DIR, SEARCH_PAGE, build_search_index, pagefind_binary, search_page_url, segments_chinese
+from digest.search import (
+    BUNDLE_DIR,
+    SEARCH_PAGE,
+    build_search_index,
+    pagefind_binary,
+    search_page_url,
+    segments_chinese,
+)
 
 NODE = shutil.which("node")
 
@@ -302,7 +309,7 @@ def test_built_site_index_covers_posts_only(built_site: Path) -> None:
     for page in (b"/index.html", b"/archive.html", b"/topics/", b"/search/"):
         assert b'"url":"' + page not in fragments
     assert "语音识别".encode() in fragments  # the topic chip's label is indexed with the paper
-    assert '"topic":["'.encode() in fragments  # and is a filter
+    assert b'"topic":["' in fragments  # and is a filter
 
 
 @pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")
