@@ -287,7 +287,7 @@ def test_apply_topics_fills_entries_and_skips_a_record_classified_with_the_same_
 def test_render_all_stores_topics_and_keeps_the_posts_byte_identical(tmp_path: Path) -> None:
     from digest.config import load_config
     from digest.posts import import_posts, render_posts
-    from digest.records import read_record, record_days
+    from digest.records import read_record, record_days, write_record
     from helpers import seed_files
 
     seeds = seed_files()
@@ -295,10 +295,20 @@ def test_render_all_stores_topics_and_keeps_the_posts_byte_identical(tmp_path: P
         pytest.skip("no seed posts")
     (tmp_path / "config.yaml").write_text("site: {}\n", encoding="utf-8")
     cfg = load_config(tmp_path / "config.yaml", required=True)
-    import_posts(cfg, seeds)
+    import_posts(cfg, seeds)  # stores topics as a run would
     days = record_days(cfg.records_dir)
-    assert all(not read_record(cfg.records_dir / f"{d}.json").topics_fingerprint for d in days)
+    stored = {d: (cfg.records_dir / f"{d}.json").read_bytes() for d in days}
+    assert all(read_record(cfg.records_dir / f"{d}.json").topics_fingerprint for d in days)
+    assert import_posts(cfg, seeds).unchanged == days  # importing again changes nothing
+    # records written before topics existed (or with another taxonomy) get them on `render --all`
+    for d in days:
+        record = read_record(cfg.records_dir / f"{d}.json")
+        record.topics_fingerprint = ""
+        for entry in record.papers:
+            entry.topics = []
+        write_record(cfg.records_dir, record)
     render_posts(cfg, None)
+    assert {d: (cfg.records_dir / f"{d}.json").read_bytes() for d in days} == stored
     tax = load_taxonomy()
     for seed in seeds:
         record = read_record(cfg.records_dir / f"{seed.name[:10]}.json")

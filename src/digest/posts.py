@@ -73,9 +73,11 @@ def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> I
         raise UsageError(
             f"two files for {day}: {' and '.join(map(str, fs))}{more}; import only one of them (nothing was imported)"
         )
+    taxonomy = load_taxonomy(cfg.topics_file)
     with site_lock(lock_path(cfg), "import", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
         for f, record in parsed:
             summary.papers += len(record.papers)
+            apply_topics(record, taxonomy)  # as a run would store them, so a second import changes nothing
             existing_path = record_path(cfg.records_dir, record.date)
             if existing_path.exists():
                 existing = read_record(existing_path)

@@ -126,7 +126,6 @@ class BuildResult:
     posts: int = 0
     topics: dict[str, int] = field(default_factory=dict)  # slug -> papers, for topics in use
     search_pages: int | None = None  # pages in the search index; None when no index was built
-    records_updated: list[str] = field(default_factory=list)  # days whose stored topics were recomputed
 
 
 def post_url(path: Path) -> str:
