@@ -1,7 +1,8 @@
 """The built site in a real headless Chromium, driven over the DevTools protocol (pipe transport, no extra package).
 
 Needs chromium (Debian: chromium fonts-noto-cjk; scripts/ci-system-deps.sh). Screenshots go to
-$DIGEST_ARTIFACTS (default ./artifacts): post-page.png (desktop, deep read opened) and post-page-phone.png.
+$DIGEST_ARTIFACTS (default ./artifacts; the folder is printed): post-page.png (desktop, deep read opened),
+post-page-phone.png, search.png (a Chinese query from the URL), topic-page.png, toc.png and toc-jump.png.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (install it with scripts/ci-system-deps.sh)"),
 ]
 
-# Everything but the local server fails to resolve: the MathJax CDN (and anything else) is never contacted.
+# Everything but the local server fails to resolve: no page may need another host (and none can reach one).
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -51,8 +52,9 @@ FLAGS = [
 
 
 def artifacts_dir() -> Path:
-    path = Path(os.environ.get("DIGEST_ARTIFACTS") or "artifacts")
+    path = Path(os.environ.get("DIGEST_ARTIFACTS") or "artifacts").resolve()
     path.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {path}")
     return path
 
 
@@ -164,10 +166,10 @@ class Page:
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
 
     def click(self, selector: str) -> None:
-        """A real mouse click in the middle of the element."""
+        """A real mouse click in the middle of the element (of its first line, when it wraps)."""
         box = self.js(
             f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
-            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+            " const r = e.getClientRects()[0]; return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent",
@@ -191,7 +193,7 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         import_into(records, seed)
     write_record(records, hostile_record())
     out = root / "_site"
-    build_site(records, out)
+    build_site(records, out, search=True)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(out)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -245,11 +247,17 @@ def test_hostile_post_runs_no_script_in_the_browser(served_site: str, page: Page
     page.viewport(1100, 900)
     page.goto(f"{served_site}/2026/02/03/arxiv.html")
     page.js("document.querySelectorAll('details').forEach(d => d.open = true)")
-    # Only our MathJax config and loader exist; the model's <script> and onerror are text.
-    assert page.js("document.scripts.length") == 2
+    # No script at all (math is MathML); the model's <script> and onerror are text.
+    assert page.js("document.scripts.length") == 0
     assert page.js("document.querySelectorAll('.post-content img, .post-content [onerror]').length") == 0
     assert "<script>alert" in page.js("document.querySelector('.post-content').innerText")
     assert "{{ site.title }}" in page.js("document.querySelector('h2').innerText")
+    # Math is MathML the browser lays out itself: inline in the sentence, not a block of its own.
+    assert page.js("document.querySelectorAll('.post-content math').length") >= 3
+    assert page.js("[...document.querySelectorAll('.post-content math')].every(m => getComputedStyle(m).display"
+                   " !== 'block' && m.getBoundingClientRect().width > 5)")
+    page.js("document.querySelector('.deep-read').scrollIntoView()")
+    page.screenshot(artifacts_dir() / "post-math.png")
     # No dialog was opened by anything on the page.
     assert not [e for e in page.browser.events if e.get("method") == "Page.javascriptDialogOpening"]
 
@@ -263,3 +271,73 @@ def test_home_and_archive_navigate(served_site: str, page: Page) -> None:
     assert len(links) == 4
     page.goto(links[-1])
     assert page.js("location.pathname") == "/2026/01/07/arxiv.html"
+
+
+def wait_for(page: Page, expression: str, timeout: float = 30.0) -> Any:
+    """Poll a page expression until it is truthy (the search UI loads its index asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.js(expression)
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_search_from_the_url_finds_the_paper_by_a_chinese_term(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/search/?q=%E5%9C%B0%E7%90%86%E5%AE%9A%E4%BD%8D")  # 地理定位
+    links = wait_for(page, "[...document.querySelectorAll('.pagefind-ui__result-link')].map(a => a.href)")
+    assert links, page.js("document.querySelector('#search').innerText")
+    page.screenshot(artifacts_dir() / "search.png")
+    # Pagefind splits the query into words (地理, 定位): the post with the whole term comes first, and its
+    # first sub-result is the paper about geo-localization.
+    assert links[0] == f"{served_site}/2026/01/07/arxiv.html"
+    assert links[1] == f"{served_site}/2026/01/07/arxiv.html#2601-03227"
+    assert page.js("document.querySelector('.pagefind-ui__search-input').value") == "地理定位"
+    first = page.js("document.querySelector('.pagefind-ui__result').innerText")
+    assert "Geo-Localization" in first and " #" not in first  # heading anchors are not indexed
+    # the result's sub-link jumps to the paper's heading
+    sub = page.js("[...document.querySelectorAll('.pagefind-ui__result-link')].map(a => a.href)"
+                  ".find(h => h.includes('#'))")
+    assert sub and "/2026/01/07/arxiv.html#" in sub
+    page.goto(sub)
+    assert page.js(f"document.getElementById({json.dumps(sub.split('#')[1])}).tagName") == "H2"
+
+
+def test_a_topic_page_lists_papers_and_links_to_them(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/")
+    page.click(".site-nav a[href$='topics/']")
+    wait_for(page, "location.pathname === '/topics/' && document.readyState === 'complete'")
+    assert page.js("location.pathname") == "/topics/"
+    page.click("a.topic-audio-llm")
+    wait_for(page, "location.pathname === '/topics/audio-llm/' && document.readyState === 'complete'")
+    assert page.js("document.querySelector('h1').innerText") == "音频大模型与对话"
+    items = page.js("[...document.querySelectorAll('.topic-papers .paper-link')].map(a => a.getAttribute('href'))")
+    assert len(items) >= 3
+    days = [i.split("/arxiv.html")[0][-10:] for i in items]
+    assert days == sorted(days, reverse=True)  # newest first
+    page.screenshot(artifacts_dir() / "topic-page.png")
+    page.click(".topic-papers .paper-link")
+    wait_for(page, "location.hash.length > 1 && document.readyState === 'complete'")
+    anchor = page.js("location.hash.slice(1)")
+    assert page.js(f"document.getElementById({json.dumps(anchor)}).tagName") == "H2"
+    # the chips of the opened paper name the topic the reader came from
+    assert "音频大模型与对话" in page.js(f"document.getElementById({json.dumps(anchor)}).nextElementSibling.innerText")
+
+
+def test_table_of_contents_jumps_to_the_paper(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/2026/01/28/arxiv.html")
+    toc = page.js("[...document.querySelectorAll('.toc-list > li > a')].map(a => a.getAttribute('href'))")
+    headings = page.js("[...document.querySelectorAll('.post-content h2[id]')].map(h => '#' + h.id)")
+    assert toc == headings and len(toc) > 10
+    assert page.js("document.querySelector('.toc').getBoundingClientRect().top") < 900  # on the first screen
+    page.screenshot(artifacts_dir() / "toc.png")
+    target = toc[7]
+    page.click(".toc-list > li:nth-child(8) > a")
+    wait_for(page, f"location.hash === {json.dumps(target)}")
+    assert page.js("location.hash") == target
+    top = page.js(f"document.getElementById({json.dumps(target[1:])}).getBoundingClientRect().top")
+    assert -2 <= top <= 60  # scrolled to the paper's heading
+    page.screenshot(artifacts_dir() / "toc-jump.png")

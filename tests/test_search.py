@@ -16,7 +16,14 @@ import pytest
 
 from digest.errors import DigestError
 from digest.render import template_env
-from digest.search import BUNDLE_DIR, build_search_index, pagefind_binary, search_page_url, segments_chinese
+from digest.search import (
+    BUNDLE_DIR,
+    SEARCH_PAGE,
+    build_search_index,
+    pagefind_binary,
+    search_page_url,
+    segments_chinese,
+)
 
 NODE = shutil.which("node")
 
@@ -235,7 +242,7 @@ def test_a_dying_indexer_fails_instead_of_hanging(tmp_path: Path, monkeypatch: p
 def render_search_page(link: object) -> str:
     env = template_env()
     return env.get_template("site/search.html.j2").render(
-        page="search.html", link=link, site_title="arXiv Daily", mathjax_url="", date_text=str, categories=["cs.SD"]
+        page=SEARCH_PAGE, link=link, site_title="arXiv Daily", mathjax_url="", date_text=str, categories=["cs.SD"]
     )
 
 
@@ -243,7 +250,8 @@ def test_search_page_loads_pagefind_from_the_site_and_reads_q() -> None:
     html = render_search_page(lambda page, target: target)
     block = html.split('<h1 class="page-title">搜索</h1>', 1)[1]
     assert '<script src="pagefind/pagefind-ui.js"></script>' in block
-    assert 'href="pagefind/pagefind-ui.css"' in block
+    assert '<link rel="stylesheet" href="pagefind/pagefind-ui.css">' in html.split("</head>", 1)[0]
+    assert 'bundlePath: root + "pagefind/"' in block and "baseUrl: root" in block  # works under a base path
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", block)  # nothing from another host
     assert 'new URLSearchParams(window.location.search).get("q")' in block
     assert "ui.triggerSearch(q)" in block
@@ -257,5 +265,75 @@ def test_search_page_links_follow_the_site_linker() -> None:
 
 
 def test_search_page_url() -> None:
-    assert search_page_url() == "search.html"
-    assert search_page_url("语音 增强") == "search.html?q=%E8%AF%AD%E9%9F%B3+%E5%A2%9E%E5%BC%BA"
+    assert SEARCH_PAGE == "search/index.html"
+    assert search_page_url() == "search/"
+    assert search_page_url("语音 增强") == "search/?q=%E8%AF%AD%E9%9F%B3+%E5%A2%9E%E5%BC%BA"
+
+
+# ---------------------------------------------------------------- the built site's index
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from digest.records import write_record
+    from digest.site import build_site
+    from helpers import make_entry, make_record
+
+    try:
+        binary = pagefind_binary()
+    except DigestError as exc:
+        pytest.skip(str(exc))
+    if not segments_chinese(binary):
+        pytest.skip(f"{binary} is not the extended Pagefind build")
+    root = tmp_path_factory.mktemp("built")
+    records = root / "records"
+    write_record(records, make_record([
+        make_entry("2603.00001v1", title="Streaming Speech Recognition", abstract="Speech recognition.",
+                   translation="我们提出一种流式语音识别方法，降低首字延迟。", authors=["Wang Fang"],
+                   deep_read="1) 背景\n- 方法使用块状注意力与前瞻缓存。"),
+        make_entry("2603.00002v1", title="Neural Audio Codec", abstract="A neural audio codec.",
+                   translation="一种低码率神经音频编解码器。", authors=["Karl Weber"]),
+    ], day="2026-03-02"))
+    write_record(records, make_record([
+        make_entry("2603.00003v1", title="Bird Song Detection", abstract="Bioacoustics.",
+                   translation="利用被动声学监测识别鸟类鸣叫。", authors=["Ana Costa"]),
+    ], day="2026-03-03"))
+    result = build_site(records, root / "site", search=True)
+    assert result.search_pages == 2  # the two post pages; home, archive, topic and search pages are not results
+    return root / "site"
+
+
+def test_built_site_index_covers_posts_only(built_site: Path) -> None:
+    fragments = b"".join(_gunzip(p) for p in (built_site / BUNDLE_DIR / "fragment").iterdir())
+    assert b'"url":"/2026/03/02/arxiv.html"' in fragments and b'"url":"/2026/03/03/arxiv.html"' in fragments
+    for page in (b"/index.html", b"/archive.html", b"/topics/", b"/search/"):
+        assert b'"url":"' + page not in fragments
+    assert "语音识别".encode() in fragments  # the topic chip's label is indexed with the paper
+    assert b'"topic":["' in fragments  # and is a filter
+
+
+@pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")
+@pytest.mark.parametrize(
+    ("term", "page", "anchor"),
+    [
+        ("流式语音识别", "/2026/03/02/arxiv.html", "2603-00001"),  # Chinese abstract
+        ("前瞻缓存", "/2026/03/02/arxiv.html", "2603-00001"),  # deep read
+        ("Weber", "/2026/03/02/arxiv.html", "2603-00002"),  # authors
+        ("鸟类", "/2026/03/03/arxiv.html", "2603-00003"),
+    ],
+)
+def test_built_site_finds_papers_by_chinese_and_english_terms(
+    built_site: Path, tmp_path: Path, term: str, page: str, anchor: str
+) -> None:
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        results = run_query(built_site, base, term, tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r["url"] for r in results] == [f"{base}{page}"]
+    subs = results[0]["subs"]
+    assert isinstance(subs, list) and f"{base}{page}#{anchor}" in subs

@@ -259,3 +259,75 @@ def test_a_user_file_replaces_the_builtin(tmp_path: Path) -> None:
     assert [t.slug for t in tax.topics] == ["asr", "music", "spatial", "other"]
     assert tax.source.endswith("mine.yaml")
     assert classify("A song dataset", "", "", tax) == ["music"]
+
+
+# ---------------------------------------------------------------- records
+
+
+def test_apply_topics_fills_entries_and_skips_a_record_classified_with_the_same_taxonomy() -> None:
+    from digest.topics import apply_topics, entry_topics
+    from helpers import make_entry, make_record
+
+    tax = load_taxonomy()
+    record = make_record([
+        make_entry("2601.00001v1", title="A Study", abstract="We study things.", translation="我们研究语音识别的鲁棒性。"),
+        make_entry("2601.00002v1", title="Speaker Diarization in Meetings", abstract="Diarization.", translation=None),
+    ])
+    assert apply_topics(record, tax) is True
+    assert record.topics_fingerprint == tax.fingerprint
+    assert record.papers[0].topics == ["asr"]  # from the Chinese translation only
+    assert record.papers[1].topics == ["speaker"]
+    assert entry_topics(record.papers[0], tax) == ["asr"]
+    assert apply_topics(record, tax) is False  # same taxonomy: nothing to do
+    record.papers[0].topics = ["music"]  # a hand edit stays until the taxonomy changes or force
+    assert apply_topics(record, tax) is False and record.papers[0].topics == ["music"]
+    assert apply_topics(record, tax, force=True) is True and record.papers[0].topics == ["asr"]
+
+
+def test_render_all_stores_topics_and_keeps_the_posts_byte_identical(tmp_path: Path) -> None:
+    from digest.config import load_config
+    from digest.posts import import_posts, render_posts
+    from digest.records import read_record, record_days, write_record
+    from helpers import seed_files
+
+    seeds = seed_files()
+    if not seeds:
+        pytest.skip("no seed posts")
+    (tmp_path / "config.yaml").write_text("site: {}\n", encoding="utf-8")
+    cfg = load_config(tmp_path / "config.yaml", required=True)
+    import_posts(cfg, seeds)  # stores topics as a run would
+    days = record_days(cfg.records_dir)
+    stored = {d: (cfg.records_dir / f"{d}.json").read_bytes() for d in days}
+    assert all(read_record(cfg.records_dir / f"{d}.json").topics_fingerprint for d in days)
+    assert import_posts(cfg, seeds).unchanged == days  # importing again changes nothing
+    # records written before topics existed (or with another taxonomy) get them on `render --all`
+    for d in days:
+        record = read_record(cfg.records_dir / f"{d}.json")
+        record.topics_fingerprint = ""
+        for entry in record.papers:
+            entry.topics = []
+        write_record(cfg.records_dir, record)
+    render_posts(cfg, None)
+    assert {d: (cfg.records_dir / f"{d}.json").read_bytes() for d in days} == stored
+    tax = load_taxonomy()
+    for seed in seeds:
+        record = read_record(cfg.records_dir / f"{seed.name[:10]}.json")
+        assert record.topics_fingerprint == tax.fingerprint
+        assert all(1 <= len(e.topics) <= 3 for e in record.papers)
+        assert (cfg.posts_dir / seed.name).read_bytes() == seed.read_bytes()
+
+
+def test_a_run_stores_topics_in_the_record(tmp_path: Path) -> None:
+    from digest.records import read_record
+    from helpers import assert_same_text, seed_files
+    from test_run_enrich import Site, _seeds_without_failures
+
+    seeds = _seeds_without_failures() or seed_files()
+    if not seeds:
+        pytest.skip("no seed posts")
+    with Site(tmp_path, seeds[0]) as site:
+        site.run()
+        record = read_record(tmp_path / "_data" / "digest" / f"{site.record.date}.json")
+        assert record.topics_fingerprint == load_taxonomy().fingerprint
+        assert all(1 <= len(e.topics) <= 3 for e in record.papers)
+        assert_same_text(seeds[0].read_text(encoding="utf-8"), site.post, seeds[0].name)

@@ -255,14 +255,35 @@ def render(ctx: Context, day: str | None, all_: bool) -> int:
 
 @main.command()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("_site"), help="Output folder.")
+@click.option("--url", "url", default=None, help="The site's public URL with its base path (default: site.url).")
+@click.option("--no-search", is_flag=True, help="Skip the search index (Pagefind).")
 @_common
-def build(ctx: Context, out: Path) -> int:
-    """Build the static HTML site from the day records, without Ruby."""
+def build(ctx: Context, out: Path, url: str | None, no_search: bool) -> int:
+    """Build the static HTML site from the day records (topics, search index, feeds), without Ruby."""
     cfg = ctx.config()
+    from .config import SiteConfig
+    from .posts import refresh_topics
     from .site import build_site, site_env
+    from .topics import load_taxonomy
 
-    result = build_site(cfg.records_dir, out, config=cfg, env=site_env(cfg.templates_dir))
-    ctx.reporter.info(f"built {result.posts} post page(s) into {out} (open {out / 'index.html'})")
+    if url is not None:
+        try:
+            url = SiteConfig(url=url).url
+        except ValueError:
+            raise UsageError(f'--url "{url}": expected the site\'s http(s) URL with its base path') from None
+    taxonomy = load_taxonomy(cfg.topics_file)
+    updated = refresh_topics(cfg, taxonomy)
+    if updated:
+        ctx.reporter.info(f"topics recomputed for {len(updated)} record(s) (taxonomy {taxonomy.fingerprint})")
+    result = build_site(cfg.records_dir, out, config=cfg, env=site_env(cfg.templates_dir), base_url=url or "",
+                        taxonomy=taxonomy, search=not no_search)
+    indexed = "" if result.search_pages is None else f", {result.search_pages} in the search index"
+    ctx.reporter.info(
+        f"built {result.posts} post page(s), {len(result.topics)} topic(s){indexed} into {out} "
+        f"(open {out / 'index.html'})"
+    )
+    if not (url or cfg.site.url):
+        ctx.reporter.warn("site.url is not set, so feed links are relative; set it (or pass --url) for feed readers")
     return 0
 
 

@@ -111,6 +111,19 @@ class SiteConfig(_Section):
     title: str = Field(default="arXiv Daily – {date}", description="post title; must contain `{date}`")
     tags: list[str] = Field(default=["arxiv", "cs.SD", "eess.AS"], description="post tags")
     lock_timeout_seconds: float = Field(default=0, ge=0, description="how long a second run waits for the site lock")
+    url: str = Field(
+        default="", description="the site's public URL with its base path; feeds need it for absolute links",
+    )
+    topics_file: Path | None = Field(default=None, description="your copy of the topics taxonomy; null: the built-in")
+
+    @field_validator("url")
+    @classmethod
+    def _site_url(cls, v: str) -> str:
+        if not v:
+            return v
+        if not v.startswith(("http://", "https://")) or "?" in v or "#" in v:
+            raise ValueError(f'expected the site URL with its base path (https://you.github.io/repo/), got "{v}"')
+        return v.rstrip("/") + "/"
 
     @field_validator("title")
     @classmethod
@@ -388,6 +401,10 @@ class Config(_Section):
     @property
     def templates_dir(self) -> Path:
         return self.path(self.site.templates_dir)
+
+    @property
+    def topics_file(self) -> Path | None:
+        return None if self.site.topics_file is None else self.path(self.site.topics_file)
 
 
 def _describe(value: Any) -> str:

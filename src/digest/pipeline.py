@@ -44,6 +44,7 @@ from .render import template_env
 from .results_cache import ResultsCache
 from .select import select
 from .tasks import Task, all_tasks
+from .topics import apply_topics, load_taxonomy
 from .ui import Reporter
 from .window import window_for
 
@@ -439,6 +440,8 @@ def publish_day(
         return out
     for e in record.papers:
         e.status = entry_status(e)  # type: ignore[assignment]
+    # Keyword rules, no model call; always recomputed, as a translation finished since changes the input.
+    apply_topics(record, load_taxonomy(cfg.topics_file), force=True)
     run_stats = RunStats(
         fetched=plan.fetched,
         kept=len(record.papers),

@@ -15,6 +15,7 @@ from .lock import site_lock
 from .models import DayRecord
 from .records import dump_record, read_record, record_days, record_path, write_record
 from .render import post_path, render_post, template_env
+from .topics import Taxonomy, apply_topics, load_taxonomy
 
 
 def lock_path(cfg: Config) -> Path:
@@ -72,9 +73,11 @@ def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> I
         raise UsageError(
             f"two files for {day}: {' and '.join(map(str, fs))}{more}; import only one of them (nothing was imported)"
         )
+    taxonomy = load_taxonomy(cfg.topics_file)
     with site_lock(lock_path(cfg), "import", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
         for f, record in parsed:
             summary.papers += len(record.papers)
+            apply_topics(record, taxonomy)  # as a run would store them, so a second import changes nothing
             existing_path = record_path(cfg.records_dir, record.date)
             if existing_path.exists():
                 existing = read_record(existing_path)
@@ -102,9 +105,27 @@ def render_posts(cfg: Config, days: list[str] | None, *, lock_wait: float = 0.0)
         raise UsageError(f"no record for {', '.join(missing)} in {cfg.records_dir} (run or import that day first)")
     done = []
     env = template_env(cfg.templates_dir)  # one environment: each post reuses the compiled templates
+    taxonomy = load_taxonomy(cfg.topics_file)
     with site_lock(lock_path(cfg), "render", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
         for d in days:
             record = read_record(record_path(cfg.records_dir, d))
+            if apply_topics(record, taxonomy):  # the taxonomy changed since the record was classified
+                save_record(cfg, record)
             _, changed = write_post(cfg, record, env)
             done.append((d, changed))
     return done
+
+
+def refresh_topics(cfg: Config, taxonomy: Taxonomy | None = None, *, lock_wait: float = 0.0) -> list[str]:
+    """Recompute the stored topics of every record classified with another taxonomy; the days rewritten."""
+    if not cfg.records_dir.is_dir():
+        return []
+    taxonomy = taxonomy or load_taxonomy(cfg.topics_file)
+    updated = []
+    with site_lock(lock_path(cfg), "build", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+        for d in record_days(cfg.records_dir):
+            record = read_record(record_path(cfg.records_dir, d))
+            if apply_topics(record, taxonomy):
+                save_record(cfg, record)
+                updated.append(d)
+    return updated

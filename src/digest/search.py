@@ -19,9 +19,8 @@ from typing import Any
 from .errors import DigestError
 
 BUNDLE_DIR = "pagefind"
-SEARCH_PAGE = "search.html"
+SEARCH_PAGE = "search/index.html"  # served as search/, so a search links as search/?q=…
 INSTALL_HINT = "install it with `pip install 'pagefind[extended]'` (the extended binary splits Chinese into words)"
-
 
 
 @dataclass(frozen=True)
@@ -135,4 +134,4 @@ def search_page_url(query: str = "") -> str:
     """The site-root path of the search page, with `?q=` when a query is given (for links such as topic chips)."""
     from urllib.parse import urlencode
 
-    return SEARCH_PAGE + (f"?{urlencode({'q': query})}" if query else "")
+    return "search/" + (f"?{urlencode({'q': query})}" if query else "")

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .models import DayRecord, Entry
 
 OTHER = "other"
 BUILTIN_NAME = "topics.yaml (built-in)"
@@ -353,3 +354,27 @@ def classify(title: str, abstract_en: str, abstract_zh: str, taxonomy: Taxonomy)
     best = ranked[0][1]
     kept = [slug for slug, s in ranked if s >= sc.min_score and s >= sc.keep_ratio * best]
     return kept[: sc.max_topics]
+
+
+# ---------------------------------------------------------------- records
+
+
+def entry_topics(entry: Entry, taxonomy: Taxonomy) -> list[str]:
+    """The topics of one record entry: its title, English abstract and Chinese translation (if done)."""
+    t = entry.translation
+    zh = t.text if t is not None and t.status == "done" else ""
+    return classify(entry.title, entry.abstract, zh, taxonomy)
+
+
+def apply_topics(record: DayRecord, taxonomy: Taxonomy, *, force: bool = False) -> bool:
+    """Fill every entry's topics unless the record was classified with this taxonomy; True if it changed."""
+    if not force and record.topics_fingerprint == taxonomy.fingerprint and all(e.topics for e in record.papers):
+        return False
+    changed = record.topics_fingerprint != taxonomy.fingerprint
+    for entry in record.papers:
+        topics = entry_topics(entry, taxonomy)
+        if topics != entry.topics:
+            entry.topics = topics
+            changed = True
+    record.topics_fingerprint = taxonomy.fingerprint
+    return changed
