@@ -264,6 +264,15 @@ class EnrichStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     downloads: int = 0
+    reads_checked: int = 0  # answers the verify hook looked at (see TaskRunner.run)
+    reads_reasked: int = 0
+    reads_marked: int = 0
+
+    def count_check(self, result: TaskResult) -> None:
+        """Count a fresh result's figure check."""
+        self.reads_checked += result.check in ("clean", "reasked", "marked")
+        self.reads_reasked += result.check in ("reasked", "marked")
+        self.reads_marked += result.check == "marked"
 
 
 class _Texts:
@@ -274,13 +283,14 @@ class _Texts:
         self.pending = papers
 
     async def get(self, paper_id: str) -> tuple[str | None, str]:
-        """(text, "") or (None, the reason it failed)."""
+        """(text, "pdf" or "html") or (None, the reason it failed)."""
         from .fulltext import FullTextError
 
         try:
-            return (await self.fetcher.get(paper_id)).text, ""
+            got = await self.fetcher.get(paper_id)
         except FullTextError as exc:
             return None, exc.reason
+        return got.text, got.source
 
     async def done_with_one(self) -> None:
         self.pending -= 1
@@ -296,12 +306,18 @@ async def _enrich_entry(
     cache: ResultsCache,
     texts: _Texts,
     services: Services,
+    others: list[str] | None = None,
+    stats: EnrichStats | None = None,
 ) -> None:
     """Run one paper's missing tasks: cached results first, then the model; reading tasks wait for the text."""
 
-    async def run(task: Task, text: str | None) -> None:
-        result = await runner.run(task, entry, text)
+    async def run(task: Task, text: str | None, source: str = "") -> None:
+        result = await runner.run(task, entry, text, others=others or ())
         if result is not None:
+            if source:  # provenance of a reading task: what it read, and which version
+                result = result.model_copy(update={"source": source, "version": split_id(entry.id)[1] or 1})
+            if stats is not None:
+                stats.count_check(result)
             entry.set_result(task.name, result)
             await asyncio.to_thread(cache.put, entry.id, task.name, result)
 
@@ -309,14 +325,14 @@ async def _enrich_entry(
         try:
             if not wanted:
                 return
-            text, problem = await texts.get(entry.id)
+            text, got = await texts.get(entry.id)
         finally:
             await texts.done_with_one()
         if text is None:
             for t in wanted:
-                entry.set_result(t.name, TaskResult(status="failed", error=problem, at=_now_iso(services)))
+                entry.set_result(t.name, TaskResult(status="failed", error=got, at=_now_iso(services)))
             return
-        await asyncio.gather(*(run(t, text) for t in wanted))
+        await asyncio.gather(*(run(t, text, got) for t in wanted))
 
     # A paper's translation does not wait for its PDF: every task starts at once.
     await asyncio.gather(
@@ -357,7 +373,8 @@ async def enrich(
         return left
 
     async def one(entry: Entry, texts: _Texts) -> None:
-        await _enrich_entry(entry, from_cache(entry), runner, cache, texts, services)
+        others = [e.title for e in entries if e is not entry]
+        await _enrich_entry(entry, from_cache(entry), runner, cache, texts, services, others, stats)
         entry.status = entry_status(entry)  # type: ignore[assignment]
         if on_progress is not None:
             # Progress may write a checkpoint (fsync): keep it off the loop that dispatches calls.
@@ -447,6 +464,9 @@ def publish_day(
         prompt_tokens=stats.prompt_tokens,
         completion_tokens=stats.completion_tokens,
         downloads=stats.downloads,
+        reads_checked=stats.reads_checked,
+        reads_reasked=stats.reads_reasked,
+        reads_marked=stats.reads_marked,
         wall_seconds=round(time.monotonic() - started, 3),
         finished_at=_now_iso(services),
     )
