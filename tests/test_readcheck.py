@@ -1,0 +1,240 @@
+"""Deep reads checked against the paper (issue 16): the figure check in TaskRunner.run, re-asks, marks and the
+counts, first through the Model fake, then a whole 11-paper day against the stand-ins with invented figures."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.config import LLMConfig, load_config
+from digest.figures import UNVERIFIED
+from digest.model import RequestRefused
+from digest.models import Entry, TaskResult
+from digest.pipeline import DayOutcome, run_days
+from digest.records import load_record
+from digest.render import template_env
+from digest.standins.arxiv_server import ArxivStandIn, make_paper
+from digest.standins.chat_server import (
+    INVENTED_FIGURES,
+    INVENTED_SENTENCE,
+    ChatStandIn,
+    default_answer,
+    is_deep_read,
+    user_prompt,
+)
+from digest.standins.pdf_host import PdfHost
+from digest.standins.pdfgen import make_paper_pdf_stating
+from digest.tasks import get
+from helpers import FakeModel, make_entry, quiet_services, write_config
+
+SOURCE = "On the marsh chorus benchmark the error rate falls from 9.6% to 4.3% over 120 recordings."
+CLEAN = "1)  \n- 背景：旧方法不稳。\n\n2)  \n- 方法：编织编码器。\n\n3)  \n- 结果：错误率从 9.6% 降到 4.3%，相对降低 55.2%，共 120 段录音。"
+INVENTED = CLEAN + "\n- 补充：MOS 达到 4.87，速度提升 23.5 倍。"
+
+
+def _entry() -> Entry:
+    return make_entry(title="Braided Resonance Encoders", abstract="We separate overlapped speech.", deep_read=None)
+
+
+def _run(model: FakeModel, entry: Entry | None = None, others: tuple[str, ...] = ()) -> TaskResult:
+    from digest.llm import TaskRunner
+
+    runner = TaskRunner(LLMConfig(), model, env=template_env())
+    result = asyncio.run(runner.run(get("deep_read"), entry or _entry(), SOURCE, others=others))
+    assert result is not None
+    return result
+
+
+def test_clean_read_is_asked_once() -> None:
+    model = FakeModel().queue(CLEAN)
+    result = _run(model)
+    assert model.calls == 1
+    assert (result.status, result.check, result.unverified, result.text) == ("done", "clean", [], CLEAN)
+
+
+def test_unsupported_figures_are_named_on_the_one_re_ask() -> None:
+    model = FakeModel().queue(INVENTED, CLEAN)
+    result = _run(model)
+    assert model.calls == 2
+    reask = model.user_prompts()[1]
+    assert "4.87" in reask and "23.5 倍" in reask and "9.6%" not in reask
+    assert (result.check, result.text, result.unverified) == ("reasked", CLEAN, [])
+
+
+def test_still_unsupported_after_the_re_ask_is_kept_marked() -> None:
+    model = FakeModel().queue(INVENTED, INVENTED)
+    result = _run(model)
+    assert model.calls == 2
+    assert result.status == "done" and result.check == "marked"
+    assert result.unverified == ["4.87", "23.5 倍"]
+    assert result.text == INVENTED.replace("4.87", f"4.87{UNVERIFIED}").replace("23.5 倍", f"23.5 倍{UNVERIFIED}")
+
+
+def test_a_re_ask_that_breaks_the_format_keeps_the_first_answer_marked() -> None:
+    model = FakeModel().queue(INVENTED, "only English, no parts")
+    result = _run(model)
+    assert model.calls == 2 and result.check == "marked" and f"4.87{UNVERIFIED}" in result.text
+
+
+def test_a_re_ask_the_service_fails_keeps_the_first_answer_marked() -> None:
+    model = FakeModel().queue(INVENTED, *[RequestRefused("请求被拒绝")])
+    result = _run(model)
+    assert result.status == "done" and result.check == "marked" and result.unverified == ["4.87", "23.5 倍"]
+
+
+def test_malformed_then_clean_counts_as_clean() -> None:
+    model = FakeModel().queue("only English, no parts", CLEAN)
+    result = _run(model)
+    assert model.calls == 2 and result.check == "clean"
+
+
+def test_another_papers_title_as_subject_is_asked_again_then_failed() -> None:
+    other = "Quiet Rooms and the Listening Machines of Tomorrow"
+    wrong = CLEAN.replace("编织编码器", f"本文即《{other}》提出的方法")
+    model = FakeModel().queue(wrong, wrong)
+    result = _run(model, others=(other,))
+    assert model.calls == 2 and other in model.user_prompts()[1]
+    assert result.status == "failed" and "另一篇论文" in result.error
+    fixed = _run(FakeModel().queue(wrong, CLEAN), others=(other,))
+    assert (fixed.status, fixed.check) == ("done", "reasked")
+
+
+def test_a_task_without_a_verify_hook_is_never_re_asked() -> None:
+    from digest.llm import TaskRunner
+
+    model = FakeModel().queue("本文提出了一种新方法，在 4.87 的指标上取得最好效果。")
+    runner = TaskRunner(LLMConfig(), model, env=template_env())
+    result = asyncio.run(runner.run(get("translation"), _entry()))
+    assert result is not None and model.calls == 1 and result.check == ""
+
+
+# ---------------------------------------------------------------- an 11-paper day against the stand-ins
+
+DAY = date(2026, 1, 7)
+N = 11
+INVENT = 5
+
+
+def _figures(k: int) -> list[str]:
+    return [f"{40 + k}.5%", "4.3%", f"{120 + k}"]
+
+
+def _read(k: int) -> str:
+    a, b, c = _figures(k)
+    return (
+        "1)  \n- **研究背景**：重叠语音在混响房间中难以分离。\n\n"
+        "2)  \n- **核心方法**：编织共振编码器把各频带折叠为共享的相位标记。\n\n"
+        f"3)  \n- **实验效果**：在 marsh chorus 基准上，错误率从 {a} 降到 {b}，共评测 {c} 段录音。"
+    )
+
+
+@functools.cache
+def _pdf(k: int) -> bytes:
+    return make_paper_pdf_stating(f"Stand-in paper {k}", _figures(k))
+
+
+class Day:
+    """Eleven papers, each PDF stating the figures its read cites; the chat stand-in answers from them."""
+
+    def __init__(self, tmp: Path) -> None:
+        end = datetime(2026, 1, 7, 0, 50, tzinfo=UTC)  # 08:50 CST
+        self.papers = [
+            make_paper(f"2601.{k + 1:05d}v1", end - timedelta(minutes=30 + 41 * k), title=f"Braided Paper Number {k}")
+            for k in range(N)
+        ]
+        self.dir = tmp
+        self.arxiv = ArxivStandIn(self.papers)
+        self.host = PdfHost({p.id: _pdf(k) for k, p in enumerate(self.papers)})
+        self.chat = ChatStandIn(self._answer)
+
+    def _answer(self, req: dict) -> str:
+        if not is_deep_read(req):
+            return default_answer(req)
+        prompt = user_prompt(req)
+        for k, p in enumerate(self.papers):
+            if f"论文标题：{p.title}\n" in prompt:
+                return _read(k)
+        raise AssertionError("a deep read for an unknown paper")
+
+    def __enter__(self) -> Day:
+        for s in (self.arxiv, self.host, self.chat):
+            s.start()
+        write_config(
+            self.dir,
+            arxiv={"api_url": self.arxiv.api_url, "listing_url": self.arxiv.listing_url,
+                   "pdf_download_url": self.host.pdf_url, "html_download_url": self.host.html_url},
+            window={"basis": "submitted"},
+            llm={"base_url": self.chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
+                 "concurrency": 4, "max_retries": 1, "timeout_seconds": 20},
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s in (self.arxiv, self.host, self.chat):
+            s.stop()
+
+    def run(self) -> DayOutcome:
+        cfg = load_config(self.dir / "config.yaml", required=True)
+        (out,) = run_days(cfg, [DAY], quiet_services(environ={"DIGEST_TEST_KEY": "sk-test-key-0123456789"}))
+        return out
+
+    @property
+    def post(self) -> str:
+        return (self.dir / "_posts" / f"{DAY}-arxiv.md").read_text(encoding="utf-8")
+
+    def deep_calls(self, title: str | None = None) -> list[dict]:
+        return [c for c in self.chat.calls if is_deep_read(c) and (title is None or f"论文标题：{title}\n" in
+                                                                    user_prompt(c))]
+
+
+@pytest.fixture(scope="module")
+def normal_post(tmp_path_factory: pytest.TempPathFactory) -> str:
+    with Day(tmp_path_factory.mktemp("normal")) as day:
+        out = day.run()
+        assert out.stats.reads_checked == N and out.stats.reads_reasked == 0
+        assert len(day.deep_calls()) == N
+        return day.post
+
+
+def test_invented_figures_are_asked_away_and_the_post_is_the_normal_one(tmp_path: Path, normal_post: str) -> None:
+    with Day(tmp_path) as day:
+        chosen = [p.title for p in day.papers[::2][:INVENT]]
+        day.chat.invent_figures(chosen)
+        out = day.run()
+        assert day.chat.invented == INVENT
+        assert day.post == normal_post  # byte for byte
+        for fig in INVENTED_FIGURES:
+            assert fig not in day.post
+        assert len(day.deep_calls()) == N + INVENT  # exactly one extra deep-read call per invented read
+        for p in day.papers:
+            assert len(day.deep_calls(p.title)) == (2 if p.title in chosen else 1)
+        assert (out.stats.reads_checked, out.stats.reads_reasked, out.stats.reads_marked) == (N, INVENT, 0)
+        record = load_record(day.dir / "_data" / "digest", DAY.isoformat())
+        assert record is not None
+        checks = {e.title: e.deep_read.check for e in record.papers if e.deep_read}
+        assert checks == {p.title: ("reasked" if p.title in chosen else "clean") for p in day.papers}
+
+
+def test_invented_again_is_marked_in_the_post_and_listed_in_the_record(tmp_path: Path) -> None:
+    with Day(tmp_path) as day:
+        chosen = [p.title for p in day.papers[:INVENT]]
+        day.chat.invent_figures(chosen, again=True)
+        out = day.run()
+        assert len(day.deep_calls()) == N + INVENT
+        assert (out.stats.reads_checked, out.stats.reads_reasked, out.stats.reads_marked) == (N, INVENT, INVENT)
+        marked = INVENTED_SENTENCE.replace("4.87", f"4.87{UNVERIFIED}").replace("23.5 倍", f"23.5 倍{UNVERIFIED}")
+        marked = marked.replace("1,234 小时", f"1,234 小时{UNVERIFIED}")
+        assert day.post.count(marked) == INVENT
+        assert day.post.count(UNVERIFIED) == 3 * INVENT
+        record = load_record(day.dir / "_data" / "digest", DAY.isoformat())
+        assert record is not None
+        for e in record.papers:
+            assert e.deep_read is not None
+            if e.title in chosen:
+                assert (e.deep_read.check, e.deep_read.unverified) == ("marked", ["4.87", "23.5 倍", "1,234 小时"])
+            else:
+                assert (e.deep_read.check, e.deep_read.unverified) == ("clean", [])
