@@ -317,6 +317,10 @@ class LLMConfig(_Section):
     )
     currency: str = Field(default="", description="currency of the prices, e.g. CNY"
         " (validated; not yet used by runs)")
+    reread_new_versions: bool = Field(
+        default=False, description="when arXiv announces a new version of a posted paper, read it again (one deep-read"
+        " call each) and update that day's post; false only notes the new version on the day's page",
+    )
 
     @field_validator("currency")
     @classmethod

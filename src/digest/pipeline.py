@@ -19,7 +19,7 @@ import httpx
 import jinja2
 
 from . import USER_AGENT
-from .arxiv import ArxivClient
+from .arxiv import ArxivClient, Listing
 from .config import Config
 from .errors import DigestError, ModelAuthError, UsageError
 from .fetch import fetch_windows
@@ -45,7 +45,7 @@ from .results_cache import ResultsCache
 from .select import select
 from .tasks import Task, all_tasks
 from .ui import Reporter
-from .window import window_for
+from .window import MAILING_TIME, NEW_YORK, window_for
 
 if TYPE_CHECKING:
     from .fulltext import FullTextFetcher
@@ -568,7 +568,92 @@ def run_days(
             outcomes.append(out)
             if out.stopped:
                 break
+        halted = any(o.stopped for o in outcomes)
+        note_new_versions(cfg, services, client.last_listing, posted, None if halted else model, env)
         return sorted(outcomes, key=lambda o: o.day)
+
+
+# ------------------------------------------------------------------ new versions of posted papers
+
+REPLACED = ("replace", "replace-cross")
+
+
+def _version_of(arxiv_id: str) -> int:
+    try:
+        return split_id(arxiv_id)[1] or 1
+    except ValueError:
+        return 1
+
+
+def note_new_versions(
+    cfg: Config,
+    services: Services,
+    listing: Listing | None,
+    posted: PostedIndex,
+    model: Model | None,
+    env: jinja2.Environment,
+) -> list[str]:
+    """Note the listing's replacements of papers already posted in the day records where they were posted.
+
+    With llm.reread_new_versions (and a model) each such paper is read again at its new version: one deep-read
+    call, checked like any other, and that day's post and record are updated. Returns the changed days.
+    """
+    if listing is None or listing.mailing_date is None:
+        return []
+    announced = datetime.combine(listing.mailing_date, MAILING_TIME, tzinfo=NEW_YORK)
+    at = announced.astimezone(UTC).isoformat(timespec="seconds")
+    days: dict[str, dict[str, str]] = {}  # day posted -> base id -> newest announced version
+    for arxiv_id, kind in listing.entries:
+        try:
+            base, version = split_id(arxiv_id)
+        except ValueError:
+            continue
+        if kind not in REPLACED or version is None:
+            continue
+        day = posted.day_of(base)
+        if day is not None:
+            known = days.setdefault(day, {}).get(base)
+            if known is None or version > _version_of(known):
+                days[day][base] = arxiv_id
+    changed: list[str] = []
+    for day, newest in sorted(days.items()):
+        record = load_record(cfg.records_dir, day)
+        if record is None:
+            continue
+        before = dump_record(record)
+        again: list[tuple[Entry, Entry]] = []
+        for e in record.papers:
+            new_id = newest.get(e.base_id)
+            if new_id is None or _version_of(new_id) <= _version_of(e.id):
+                continue
+            v = _version_of(new_id)
+            if not e.new_version or v > _version_of(e.new_version):
+                e.new_version, e.new_version_at = new_id, at
+                services.reporter.info(f"{day}: arXiv announced {new_id} of a paper posted that day")
+            d = e.deep_read
+            if cfg.llm.reread_new_versions and model is not None and (d is None or d.version < v):
+                # The new version under its own id (its text, its cache key); results come back to the entry.
+                kept = {k: r for k, r in e.results.items() if not _reads(k)}
+                again.append((e, e.model_copy(update={"id": new_id, "results": kept})))
+        if again and model is not None:
+            try:
+                asyncio.run(enrich(cfg, services, [tmp for _, tmp in again], model, env=env))
+            except ModelAuthError as exc:
+                services.reporter.warn(f"{day}: new versions not read again: {exc}")
+            for e, tmp in again:
+                for name, result in tmp.results.items():
+                    if _reads(name) or result.status == "done":
+                        e.set_result(name, result)
+                e.status = entry_status(e)  # type: ignore[assignment]
+        if dump_record(record) != before:
+            save_record(cfg, record)
+            publish_record(cfg, record, env, services.publishers)
+            changed.append(day)
+    return changed
+
+
+def _reads(task_name: str) -> bool:
+    return any(t.name == task_name and t.needs_fulltext for t in all_tasks())
 
 
 def backfill(cfg: Config, start: date, end: date, services: Services, *, force: bool = False) -> list[DayOutcome]:

@@ -28,6 +28,7 @@ from .config import Config
 from .errors import DigestError, UsageError
 from .fsutil import write_or_fail
 from .models import DayRecord, Entry, split_id
+from .provenance import new_version_note, provenance_line
 from .records import read_record, record_days, record_path
 from .render import paper_view, post_path, template_env, tz_labels
 
@@ -61,6 +62,9 @@ class PaperCard:
     note_html: str  # the missing-translation notice as HTML; empty when the translation is there
     deep_read_html: str | None  # None: no deep read was asked for
     deep_read_failed: bool
+    provenance: str = ""  # the line under the deep read (digest.provenance)
+    new_version_label: str = ""  # 有新版本 v2, when a replacement was announced after posting
+    new_version_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,17 @@ def paper_card(entry: Entry, md: MarkdownIt, anchor: str) -> PaperCard:
         note_html=markdown_html(str(view["note"]), md) if view["note"] else "",
         deep_read_html=None if deep is None else markdown_html(str(deep), md),
         deep_read_failed=failed,
+        **_provenance_fields(entry),
     )
+
+
+def _provenance_fields(entry: Entry) -> dict[str, str]:
+    newer = new_version_note(entry)
+    return {
+        "provenance": provenance_line(entry),
+        "new_version_label": newer.label if newer else "",
+        "new_version_url": _safe_url(newer.url) if newer else "",
+    }
 
 
 def day_page(record: DayRecord, md: MarkdownIt, title_template: str) -> DayPage:

@@ -15,7 +15,7 @@ from .base import Reply, Request, StandIn
 Answerer = Callable[[dict[str, Any]], str]
 
 # Figures no stand-in paper states: 4.87, 23.5 (倍) and 1,234 (hours); none is a difference or ratio of two others.
-INVENTED_SENTENCE = "- **补充实验**：在另一组内部评测中，MOS 达到 4.87，推理速度提升 23.5 倍，训练共使用 1,234 小时数据。"
+INVENTED_SENTENCE = "- **补充实验**：在另一组内部评测中，MOS 达到 4.87，推理速度提升 23.5 倍，训练共使用 1,234 小时数据。"  # noqa: E501
 INVENTED_FIGURES = ("4.87", "23.5", "1,234")
 
 

@@ -314,8 +314,6 @@ def make_paper_pdf_stating(title: str, figures: list[str], *, pages: int | None 
     Seed replays use it: their reads cite figures, and a stand-in paper without them would fail the figure check.
     """
     stated = ", ".join(dict.fromkeys(figures)) or "none"
-    sections = [
-        (h, f"{b}\n\nThe results table reports these measured values, in order: {stated}." if h.endswith("Results") else b)
-        for h, b in _default_sections()
-    ]
+    table = f"The results table reports these measured values, in order: {stated}."
+    sections = [(h, f"{b}\n\n{table}" if h.endswith("Results") else b) for h, b in _default_sections()]
     return make_paper_pdf(title, sections, pages=pages)

@@ -60,9 +60,8 @@ class DeepRead:
         result = check_read(text, source, title=entry.title, other_titles=others)
         if result.wrong_subject:
             problem = f"解读写的是另一篇论文《{result.other_title}》"
-            return Verification(
-                problem=problem, reask=f"上一版{problem}，而不是本文《{entry.title}》。请只根据上面给出的本文内容重写解读。"
-            )
+            reask = f"上一版{problem}，而不是本文《{entry.title}》。请只根据上面给出的本文内容重写解读。"
+            return Verification(problem=problem, reask=reask)
         if not result.unsupported:
             return Verification()
         return Verification(
