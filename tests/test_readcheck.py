@@ -238,3 +238,122 @@ def test_invented_again_is_marked_in_the_post_and_listed_in_the_record(tmp_path:
                 assert (e.deep_read.check, e.deep_read.unverified) == ("marked", ["4.87", "23.5 倍", "1,234 小时"])
             else:
                 assert (e.deep_read.check, e.deep_read.unverified) == ("clean", [])
+
+
+def _page(site_dir: Path, day: str) -> str:
+    from digest.site import build_site
+
+    out = site_dir / "_site"
+    build_site(site_dir / "_data" / "digest", out)
+    y, m, d = day.split("-")
+    return (out / y / m / d / "arxiv.html").read_text(encoding="utf-8")
+
+
+def test_every_deep_read_on_the_site_has_its_provenance_line(tmp_path: Path) -> None:
+    with Day(tmp_path) as day:
+        day.chat.invent_figures([day.papers[0].title], again=True)
+        day.run()
+    page = _page(tmp_path, DAY.isoformat())
+    record = load_record(tmp_path / "_data" / "digest", DAY.isoformat())
+    assert record is not None
+    (stamp,) = {e.deep_read.at[:10] for e in record.papers if e.deep_read}  # the day the run made them
+    assert page.count('<p class="provenance"') == N == page.count('<div class="deep-read">')
+    assert page.count(f"解读依据：全文（PDF v1） · stand-in · {stamp} · 数字已核对</p>") == N - 1
+    assert page.count(f"解读依据：全文（PDF v1） · stand-in · {stamp} · 含 3 处未核实数字</p>") == 1
+
+
+# ---------------------------------------------------------------- new versions of posted papers
+
+POSTED_DAY = "2026-01-07"
+REPLACED_ID = "2601.00003v2"
+OLD_READ = "1)  \n- 背景：第一版。\n\n2)  \n- 方法：第一版的方法。\n\n3)  \n- 结果：第一版的结果。"
+
+
+class Replacement:
+    """Yesterday's record holds 2601.00003v1; today's listing announces its v2 (a `replace` entry)."""
+
+    def __init__(self, tmp: Path, **llm: object) -> None:
+        from digest.records import write_record
+        from helpers import make_record
+
+        self.dir = tmp
+        entries = [make_entry(f"2601.0000{k}v1", title=f"Posted Paper Number {k}", deep_read=OLD_READ)
+                   for k in (1, 2, 3)]
+        for e in entries:
+            assert e.deep_read is not None
+            e.deep_read = e.deep_read.model_copy(update={"source": "pdf", "version": 1, "check": "clean",
+                                                         "at": "2026-01-07T01:00:00+00:00"})
+        write_record(tmp / "_data" / "digest", make_record(entries, day=POSTED_DAY))
+        new = [make_paper(f"2601.0010{k}v1", datetime(2026, 1, 6, 12, k, tzinfo=UTC)) for k in (1, 2)]
+        listing = [(p.id, "new") for p in new] + [(REPLACED_ID, "replace"), ("2601.09999v3", "replace-cross")]
+        self.arxiv = ArxivStandIn(new, (date(2026, 1, 6), listing))
+        self.host = PdfHost({p.id: _pdf(0) for p in new} | {REPLACED_ID: _pdf(1)})
+        self.chat = ChatStandIn()
+        self.llm = llm
+
+    def __enter__(self) -> Replacement:
+        for s in (self.arxiv, self.host, self.chat):
+            s.start()
+        write_config(
+            self.dir,
+            arxiv={"api_url": self.arxiv.api_url, "listing_url": self.arxiv.listing_url,
+                   "pdf_download_url": self.host.pdf_url, "html_download_url": self.host.html_url},
+            llm={"base_url": self.chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
+                 "max_retries": 1, "timeout_seconds": 20, **self.llm},
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s in (self.arxiv, self.host, self.chat):
+            s.stop()
+
+    def run(self) -> DayOutcome:
+        cfg = load_config(self.dir / "config.yaml", required=True)
+        services = quiet_services(environ={"DIGEST_TEST_KEY": "sk-test-key-0123456789"},
+                                  clock=lambda: datetime(2026, 1, 8, 1, 0, tzinfo=UTC))
+        (out,) = run_days(cfg, [date(2026, 1, 8)], services)
+        return out
+
+    def posted(self) -> Entry:
+        record = load_record(self.dir / "_data" / "digest", POSTED_DAY)
+        assert record is not None
+        return record.papers[2]
+
+    def reads_of_it(self) -> list[dict]:
+        return [c for c in self.chat.calls if is_deep_read(c) and "Posted Paper Number 3" in user_prompt(c)]
+
+
+def test_a_replacement_of_yesterdays_paper_is_noted_and_shown(tmp_path: Path) -> None:
+    with Replacement(tmp_path) as r:
+        out = r.run()
+        assert out.post is not None and out.stats.reads_checked == 2  # today's two papers
+        entry = r.posted()
+        assert (entry.id, entry.new_version, entry.new_version_at) == (
+            "2601.00003v1", REPLACED_ID, "2026-01-07T01:00:00+00:00")
+        assert r.reads_of_it() == []  # the default costs nothing
+        assert entry.deep_read is not None and entry.deep_read.text == OLD_READ
+        calls = len(r.chat.calls)
+        r.run()  # a rerun notes nothing new and asks nothing
+        assert len(r.chat.calls) == calls and r.posted() == entry
+    page = _page(tmp_path, POSTED_DAY)
+    assert page.count("有新版本 v2") == 1
+    assert f'<a href="https://arxiv.org/abs/{REPLACED_ID}">有新版本 v2</a>' in page
+
+
+def test_reread_new_versions_reads_the_new_version_once(tmp_path: Path) -> None:
+    with Replacement(tmp_path, reread_new_versions=True) as r:
+        r.run()
+        assert len(r.reads_of_it()) == 1
+        assert r.host.downloads[REPLACED_ID] == 1
+        entry = r.posted()
+        d = entry.deep_read
+        assert d is not None and d.status == "done" and d.text != OLD_READ
+        assert (d.version, d.source, d.check, entry.new_version, entry.id) == (2, "pdf", "clean", REPLACED_ID,
+                                                                                "2601.00003v1")
+        post = (tmp_path / "_posts" / f"{POSTED_DAY}-arxiv.md").read_text(encoding="utf-8")
+        assert "论文《Posted Paper Number 3》关注" in d.text and "论文《Posted Paper Number 3》关注" in post
+        assert post.count("第一版的方法") == 2  # the other two papers keep theirs
+        r.run()
+        assert len(r.reads_of_it()) == 1  # read once, not at every run
+    page = _page(tmp_path, POSTED_DAY)
+    assert "解读已按新版本 v2 更新" in page and "解读依据：全文（PDF v2）" in page
