@@ -142,26 +142,13 @@ def seed_answerer(record):
     return answer
 
 
-def read_figures(text: str) -> list[str]:
-    """The figures a read states, as bare ASCII numbers (what a paper's table would print)."""
-    import re
-
-    from digest.figures import _ascii, extract_figures
-
-    out = []
-    for f in extract_figures(text):
-        m = re.match(r"[\d.,]+", _ascii(f.text))
-        if m:
-            out.append(m.group())
-    return out
-
-
 def seed_pdfs(record, papers, *, pages: int = 2) -> dict[str, bytes]:
     """A stand-in PDF per paper of a seed day: each states the figures its seed read cites, as real papers do."""
+    from digest.figures import stated_numbers
     from digest.standins.pdfgen import make_paper_pdf_stating
 
     reads = {e.title: e.deep_read.text for e in record.papers if e.deep_read is not None and e.deep_read.text}
-    return {p.id: make_paper_pdf_stating(p.title, read_figures(reads.get(p.title, "")), pages=pages) for p in papers}
+    return {p.id: make_paper_pdf_stating(p.title, stated_numbers(reads.get(p.title, "")), pages=pages) for p in papers}
 
 
 def prepare_seed_site(site: Path, seed: Path):

@@ -373,3 +373,16 @@ def unsupported_texts(check: FigureCheck) -> list[str]:
     """The unsupported figures as written, for the record."""
     return [f.text for f in check.unsupported]
 
+
+
+def stated_numbers(read: str) -> list[str]:
+    """The read's figures as bare ASCII numbers (4.3, 15, 1,444): what a paper's results table would print.
+
+    Stand-in papers state these so that reads citing them check out, as real papers do.
+    """
+    out = []
+    for fig in extract_figures(read):
+        m = re.match(r"[\d.,]+", _ascii(fig.text))
+        if m:
+            out.append(m.group().rstrip(".,"))
+    return out
