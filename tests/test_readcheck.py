@@ -258,8 +258,8 @@ def test_every_deep_read_on_the_site_has_its_provenance_line(tmp_path: Path) -> 
     assert record is not None
     (stamp,) = {e.deep_read.at[:10] for e in record.papers if e.deep_read}  # the day the run made them
     assert page.count('<p class="provenance"') == N == page.count('<div class="deep-read">')
-    assert page.count(f"解读依据：全文（PDF v1） · stand-in · {stamp} · 数字已核对</p>") == N - 1
-    assert page.count(f"解读依据：全文（PDF v1） · stand-in · {stamp} · 含 3 处未核实数字</p>") == 1
+    assert page.count(f"解读依据：全文（PDF v1）· stand-in · {stamp} · 数字已核对</p>") == N - 1
+    assert page.count(f"解读依据：全文（PDF v1）· stand-in · {stamp} · 含 3 处未核实数字</p>") == 1
 
 
 # ---------------------------------------------------------------- new versions of posted papers
@@ -357,3 +357,24 @@ def test_reread_new_versions_reads_the_new_version_once(tmp_path: Path) -> None:
         assert len(r.reads_of_it()) == 1  # read once, not at every run
     page = _page(tmp_path, POSTED_DAY)
     assert "解读已按新版本 v2 更新" in page and "解读依据：全文（PDF v2）" in page
+
+
+def test_provenance_line_wording() -> None:
+    from digest.provenance import new_version_note, provenance_line
+
+    e = make_entry("2601.00001v1")
+    assert e.deep_read is not None
+    e.deep_read = e.deep_read.model_copy(update={"source": "pdf", "version": 1, "model": "deepseek-chat",
+                                                 "at": "2026-12-01T00:50:00+00:00", "check": "clean"})
+    assert provenance_line(e) == "解读依据：全文（PDF v1）· deepseek-chat · 2026-12-01 · 数字已核对"
+    e.deep_read = e.deep_read.model_copy(update={"source": "html", "check": "marked", "unverified": ["4.87", "12"]})
+    assert provenance_line(e) == "解读依据：全文（HTML v1）· deepseek-chat · 2026-12-01 · 含 2 处未核实数字"
+    e.deep_read = e.deep_read.model_copy(update={"source": "", "version": 0, "model": "imported", "at": "",
+                                                 "check": ""})
+    assert provenance_line(e) == "解读依据：来源未记录（v1）· 从旧文章导入 · 数字未核对"
+    assert new_version_note(e) is None
+    e.new_version = "2601.00001v3"
+    note = new_version_note(e)
+    assert note is not None and (note.label, note.url) == ("有新版本 v3", "https://arxiv.org/abs/2601.00001v3")
+    e.deep_read = TaskResult(status="failed", error="PDF 尚未提供")
+    assert provenance_line(e) == ""

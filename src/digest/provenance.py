@@ -42,7 +42,8 @@ def provenance_line(entry: Entry) -> str:
     if d.at:
         parts.append(d.at[:10])
     parts.append(_check_words(d.check, len(d.unverified)))
-    return " · ".join(parts)
+    # A full-width bracket carries its own space: 全文（PDF v1）· deepseek-chat · ...
+    return "".join(p if not i else ("· " if parts[i - 1].endswith("）") else " · ") + p for i, p in enumerate(parts))
 
 
 @dataclass(frozen=True)
