@@ -378,3 +378,21 @@ def test_provenance_line_wording() -> None:
     assert note is not None and (note.label, note.url) == ("有新版本 v3", "https://arxiv.org/abs/2601.00001v3")
     e.deep_read = TaskResult(status="failed", error="PDF 尚未提供")
     assert provenance_line(e) == ""
+
+
+def test_a_read_from_the_html_page_records_html_and_is_checked_against_it(tmp_path: Path) -> None:
+    with Day(tmp_path) as day:
+        first = day.papers[0]
+        del day.host.pdfs[first.id]
+        a, b, c = _figures(0)
+        day.host.put_html(first.id, (
+            f"<html><body><h1>{first.title}</h1><h2>1 Introduction</h2><p>{'Overlapped speech is hard. ' * 60}</p>"
+            f"<h2>5 Results</h2><p>The error rate falls from {a} to {b} over {c} recordings.</p></body></html>"))
+        out = day.run()
+        assert out.stats.reads_checked == N and out.stats.reads_reasked == 0
+    record = load_record(tmp_path / "_data" / "digest", DAY.isoformat())
+    assert record is not None
+    sources = {e.id: (e.deep_read.source, e.deep_read.check) for e in record.papers if e.deep_read}
+    assert sources[first.id] == ("html", "clean")
+    assert {v for k, v in sources.items() if k != first.id} == {("pdf", "clean")}
+    assert "解读依据：全文（HTML v1）· stand-in" in _page(tmp_path, DAY.isoformat())
