@@ -304,9 +304,10 @@ def check_read(
 ) -> FigureCheck:
     """Split the read's figures into supported and unsupported by the source; flag another paper's title."""
     source = source_text if title is None else f"{title}\n{source_text}"
-    source_figs = extract_figures(source, all_numbers=True)
-    values = {f.value for f in source_figs} | {f.normalized for f in source_figs}
     figures = extract_figures(read)
+    # A read without figures needs no pass over a paper of 60 000 characters.
+    source_figs = extract_figures(source, all_numbers=True) if figures else []
+    values = {f.value for f in source_figs} | {f.normalized for f in source_figs}
     supported: list[Figure] = []
     missing: list[Figure] = []
     for fig in figures:
@@ -328,14 +329,17 @@ def check_read(
 
 def _other_title(read: str, source: str, title: str | None, other_titles: Iterable[str]) -> str | None:
     """Another paper's title the read carries that its own paper's text does not mention (so is not a citation)."""
-    read_n, source_n = f" {_norm_title(read)} ", f" {_norm_title(source)} "
+    read_n = f" {_norm_title(read)} "
     own = _norm_title(title or "")
+    source_n = ""  # normalised only when the read names another title
     for other in other_titles:
         o = _norm_title(other)
         if len(o) < 12 or o == own or (own and o in own):
             continue  # a very short title matches ordinary words
-        if f" {o} " in read_n and f" {o} " not in source_n:
-            return other
+        if f" {o} " in read_n:
+            source_n = source_n or f" {_norm_title(source)} "
+            if f" {o} " not in source_n:
+                return other
     return None
 
 

@@ -115,7 +115,8 @@ class TaskRunner:
             if bad is None:
                 if verify is None:
                     return self._result("done", attempts, task, text=text)
-                verdict = verify(text, entry, fulltext, others)
+                # A scan of the paper's text: off the loop, so the calls in flight are not held up.
+                verdict = await asyncio.to_thread(verify, text, entry, fulltext, others)
                 if verdict.clean:
                     done = self._result("done", attempts, task, text=text)
                     return done.model_copy(update={"check": "clean" if first is None else "reasked"})
