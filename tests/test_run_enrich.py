@@ -193,6 +193,8 @@ def test_cli_run_then_rerun_reports_no_model_call(tmp_path: Path) -> None:
         first = site.cli()
         assert first.returncode == 0, first.stderr
         assert "failed 0" in first.stderr
+        n = site.record.counts.shown
+        assert f"reads checked {n}, re-asked 0, marked 0" in first.stderr
         assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
         again = site.cli()
         assert again.returncode == 0, again.stderr

@@ -3,6 +3,7 @@
 Every module in this package that defines `TASK` is a task (translate and deep_read today). The record, the
 entry status, the results cache, reruns and the failure summary iterate `all_tasks()`, so a new task is one
 module here and one template under templates/prompts; `register()` adds one from elsewhere (tests, plugins).
+A task may also define `verify` (see Verification): the deep read checks its figures against the paper with it.
 """
 
 from __future__ import annotations
