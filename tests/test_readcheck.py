@@ -396,3 +396,18 @@ def test_a_read_from_the_html_page_records_html_and_is_checked_against_it(tmp_pa
     assert sources[first.id] == ("html", "clean")
     assert {v for k, v in sources.items() if k != first.id} == {("pdf", "clean")}
     assert "解读依据：全文（HTML v1）· stand-in" in _page(tmp_path, DAY.isoformat())
+
+
+def test_a_new_version_that_cannot_be_read_keeps_the_posted_read_until_a_later_run(tmp_path: Path) -> None:
+    with Replacement(tmp_path, reread_new_versions=True) as r:
+        v2 = r.host.pdfs.pop(REPLACED_ID)
+        r.run()
+        entry = r.posted()
+        assert entry.new_version == REPLACED_ID and r.reads_of_it() == []
+        assert entry.deep_read is not None and (entry.deep_read.text, entry.deep_read.version) == (OLD_READ, 1)
+        assert entry.status == "done"
+        r.host.put(REPLACED_ID, v2)
+        r.run()
+        assert len(r.reads_of_it()) == 1
+        d = r.posted().deep_read
+        assert d is not None and d.version == 2 and d.text != OLD_READ

@@ -642,8 +642,10 @@ def note_new_versions(
                 services.reporter.warn(f"{day}: new versions not read again: {exc}")
             for e, tmp in again:
                 for name, result in tmp.results.items():
-                    if _reads(name) or result.status == "done":
+                    if result.status == "done":
                         e.set_result(name, result)
+                    elif _reads(name):  # the posted read stays until the new version is read; the next run retries
+                        services.reporter.warn(f"{day}: {tmp.id} not read again: {result.error}")
                 e.status = entry_status(e)  # type: ignore[assignment]
         if dump_record(record) != before:
             save_record(cfg, record)
