@@ -308,10 +308,14 @@ def check_read(
     # A read without figures needs no pass over a paper of 60 000 characters.
     source_figs = extract_figures(source, all_numbers=True) if figures else []
     values = {f.value for f in source_figs} | {f.normalized for f in source_figs}
+    # A ratio (3.5 倍) is not the paper's 3.5%: a percentage of the source supports no ratio of the read.
+    ratios = {f.value for f in source_figs if f.kind != "percent"} | {
+        f.normalized for f in source_figs if f.kind != "percent"}
     supported: list[Figure] = []
     missing: list[Figure] = []
     for fig in figures:
-        (supported if _matches(fig, values) else missing).append(fig)
+        ok = _matches(fig, ratios if _stated_as_ratio(read, fig) else values)
+        (supported if ok else missing).append(fig)
     unsupported: list[Figure] = []
     derived: list[Figure] = []
     if missing:
