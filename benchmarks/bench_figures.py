@@ -7,7 +7,13 @@ section numbers, an arXiv id) and a clean Chinese read quoting its figures the w
 (rounded, 15 % as 15%, full-width digits, 16000 Hz as 16 kHz, a relative change derived from two results).
 The tampered read is the clean one plus sentences with invented figures (values the source does not state).
 Real set (when ../shared/realdata/pdfs is there): the same, with the prepared text of each real paper as the
-source and figures taken from it. Prints a table and one JSON line; exits 1 on any false alarm.
+source and figures taken from it. Seed set (when ../shared/seeds is there): every seed deep read (real model
+reads) checked against its stand-in paper (a generated PDF stating the figures the read cites, through the real
+PDF extraction), plus invented sentences. Stand-in runs (seeds, unless --no-standin): each seed day through
+`digest run` in a child process against the chat stand-in inventing a sentence of figures in every other
+paper's first deep read; once answering the re-ask cleanly (the post must equal the seed byte for byte), once
+inventing again (each invented figure must be marked). Prints a table and one JSON line; exits 1 on any false
+alarm or a stand-in run that misses its target.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.figures import Figure, check_read, extract_figures
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from digest.figures import Figure, check_read, extract_figures  # noqa: E402
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pdfs"
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 FULL_WIDTH = str.maketrans("0123456789.%", "０１２３４５６７８９．％")
 METRICS = ["WER", "EER", "准确率", "F1", "MOS", "SDR", "BLEU", "召回率"]
 
@@ -194,6 +203,127 @@ def real_case(rng: random.Random, text: str) -> list[str]:
     return sentences
 
 
+def seed_days(*, complete: bool = True) -> list[tuple[str, object]]:
+    """(file name, record) of the seed posts (complete: only those whose deep reads all succeeded)."""
+    from digest.importer import parse_post
+
+    out = []
+    for seed in sorted(SEEDS.glob("*.md")) if SEEDS.is_dir() else []:
+        text = seed.read_text(encoding="utf-8")
+        record = parse_post(text, seed.name).record
+        if record is not None and not (complete and "全文解读失败" in text):
+            out.append((seed.name, record))
+    return out
+
+
+def seed_set(rng: random.Random, invented: int) -> Tally:
+    """Each seed read against the prepared text of a stand-in PDF stating its figures; invented sentences added."""
+    from digest.figures import stated_numbers
+    from digest.fulltext import pdf_to_text
+    from digest.standins.pdfgen import make_paper_pdf_stating
+
+    tally = Tally("seed reads")
+    for _name, record in seed_days(complete=False):
+        for e in record.papers:  # type: ignore[attr-defined]
+            read = e.deep_read.text if e.deep_read is not None and e.deep_read.status == "done" else ""
+            if not read:
+                continue
+            text, _, _ = pdf_to_text(make_paper_pdf_stating(e.title, stated_numbers(read)), 60000)
+            run_case(tally, f"{e.abstract}\n{text}", [read.removeprefix("1)  \n- ")], rng, invented)
+    return tally
+
+
+def _abstract(pid: str, chinese_chars: int) -> str:
+    """English text of a realistic length (the seeds hold only the Chinese translation)."""
+    sentence = f"English abstract of paper {pid}, invented for the benchmark, about speech and audio. "
+    return (sentence * (1 + (2 * chinese_chars) // len(sentence))).strip()
+
+
+def standin_runs() -> list[dict[str, object]]:
+    """Each seed day through the real CLI against the chat stand-in that invents figures in every other first read."""
+    import tempfile
+    from datetime import datetime, timedelta
+
+    from common import DUMMY_KEY, DUMMY_KEY_ENV, run_cli, write_config
+
+    from digest.figures import UNVERIFIED, stated_numbers
+    from digest.records import write_record
+    from digest.standins.arxiv_server import ArxivStandIn, make_paper
+    from digest.standins.chat_server import INVENTED_SENTENCE, ChatStandIn, is_deep_read, is_reask, user_prompt
+    from digest.standins.pdf_host import PdfHost
+    from digest.standins.pdfgen import make_paper_pdf_stating
+
+    invented_figs = [f.text for f in extract_figures(INVENTED_SENTENCE)]
+    rows = []
+    for name, record in seed_days():
+        entries = record.papers  # type: ignore[attr-defined]
+        end = datetime.fromisoformat(record.window.end)  # type: ignore[attr-defined]
+        start = datetime.fromisoformat(record.window.start)  # type: ignore[attr-defined]
+        papers = [make_paper(e.id, end - timedelta(minutes=30 + 37 * k), categories=e.categories, title=e.title,
+                             authors=e.authors, abstract=_abstract(e.id, len(e.translation.text)))
+                  for k, e in enumerate(entries)]
+        dup = [make_paper(f"2601.9980{k}v1", start + timedelta(minutes=k + 1))
+               for k in range(record.counts.fetched - record.counts.shown)]  # type: ignore[attr-defined]
+        by_title = {e.title: e for e in entries}
+        pdfs = {p.id: make_paper_pdf_stating(p.title, stated_numbers(by_title[p.title].deep_read.text), pages=2)
+                for p in papers}
+        chosen = [e.title for e in entries[::2]]
+
+        def answer(req: dict, by_title: dict = by_title) -> str:
+            prompt = user_prompt(req)
+            for title, e in by_title.items():
+                if title in prompt:
+                    return e.deep_read.text if is_deep_read(req) else e.translation.text
+            raise AssertionError("unknown paper")
+
+        for again in (False, True):
+            with tempfile.TemporaryDirectory() as tmp, ArxivStandIn(papers + dup) as arxiv, PdfHost(pdfs) as host, \
+                    ChatStandIn(answer) as chat:
+                site = Path(tmp)
+                if dup:
+                    from digest.models import Counts, DayRecord, Entry, WindowInfo
+
+                    prev = (end - timedelta(days=1)).date().isoformat()
+                    write_record(site / "_data" / "digest", DayRecord(
+                        date=prev, window=WindowInfo(start=start.isoformat(), end=end.isoformat()),
+                        counts=Counts(fetched=len(dup), shown=len(dup)),
+                        papers=[Entry(id=p.id, title=p.title, authors=list(p.authors), categories=list(p.categories),
+                                      abstract=p.abstract, abs_url="", pdf_url="") for p in dup]))
+                write_config(site, {
+                    "arxiv": {"api_url": arxiv.api_url, "listing_url": arxiv.listing_url, "delay_seconds": 0,
+                              "pdf_download_url": host.pdf_url, "html_download_url": host.html_url},
+                    "window": {"basis": "submitted"},
+                    "llm": {"base_url": chat.base_url, "api_key_env": DUMMY_KEY_ENV, "model": "stand-in",
+                            "concurrency": 4, "max_retries": 1, "timeout_seconds": 30},
+                })
+                chat.invent_figures(chosen, again=again)
+                run_cli(site, ["run", "--date", record.date], env={DUMMY_KEY_ENV: DUMMY_KEY}).check()  # type: ignore[attr-defined]
+                post = (site / "_posts" / name).read_text(encoding="utf-8")
+                deep = [c for c in chat.calls if is_deep_read(c)]
+                reasked = {t for t in by_title for c in deep if is_reask(c) and f"论文标题：{t}\n" in user_prompt(c)}
+                invented = len(chosen) * len(invented_figs)
+                marked = sum(post.count(f + UNVERIFIED) for f in invented_figs)
+                present = sum(post.count(f) for f in invented_figs)
+                rows.append({
+                    "seed": name, "papers": len(entries), "invented_reads": len(chosen), "second_invents": again,
+                    "deep_read_calls": len(deep), "extra_calls": len(deep) - len(entries),
+                    "clean_reads_reasked": len(reasked - set(chosen)),
+                    "invented_figures": invented,
+                    "caught": invented - (present - marked) if again else invented - present,
+                    "missed": present - marked if again else present,
+                    "marks_in_post": post.count(UNVERIFIED),
+                    "post_equals_seed": post == (SEEDS / name).read_text(encoding="utf-8"),
+                })
+    return rows
+
+
+def _standin_ok(row: dict[str, object]) -> bool:
+    ok = row["extra_calls"] == row["invented_reads"] and row["clean_reads_reasked"] == 0 and row["missed"] == 0
+    if row["second_invents"]:
+        return ok and row["marks_in_post"] == row["invented_figures"]
+    return ok and row["post_equals_seed"] is True and row["marks_in_post"] == 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sets, print the table and the JSON line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -201,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--invented", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--no-seeds", action="store_true", help="leave out the seed reads and the stand-in runs")
+    ap.add_argument("--no-standin", action="store_true", help="leave out the stand-in runs (child processes)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
 
@@ -218,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
                     run_case(real, text, sentences, rng, args.invented)
         if real.reads:
             tallies.append(real)
+    if not args.no_seeds:
+        seeds = seed_set(rng, args.invented)
+        if seeds.reads:
+            tallies.append(seeds)
+    runs = [] if args.no_seeds or args.no_standin else standin_runs()
 
     print(f"{'set':<12} {'reads':>6} {'figures':>8} {'false alarms':>13} {'reads flagged':>14} "
           f"{'invented':>9} {'caught':>7} {'missed':>7} {'ms/check':>9}")
@@ -228,8 +365,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{t.missed_as_derived} taken for derived figures, by kind {t.missed_by_kind}")
         for example in t.examples:
             print(f"  false alarm in {t.name}: {example}")
-    print(json.dumps({t.name: {k: v for k, v in vars(t).items() if k not in {"name", "examples"}} for t in tallies}))
-    return 1 if any(t.false_alarms for t in tallies) else 0
+    if runs:
+        print(f"\n{'stand-in run':<24} {'papers':>6} {'invented':>9} {'calls+':>7} {'clean re-asked':>15} "
+              f"{'figures':>8} {'caught':>7} {'missed':>7} {'marks':>6} {'post = seed':>12} {'ok':>3}")
+        for r in runs:
+            label = f"{str(r['seed'])[:10]} {'invents twice' if r['second_invents'] else 'clean re-ask'}"
+            print(f"{label:<24} {r['papers']:>6} {r['invented_reads']:>9} {r['extra_calls']:>7} "
+                  f"{r['clean_reads_reasked']:>15} {r['invented_figures']:>8} {r['caught']:>7} {r['missed']:>7} "
+                  f"{r['marks_in_post']:>6} {str(r['post_equals_seed']):>12} {'yes' if _standin_ok(r) else 'NO':>3}")
+    result = {t.name: {k: v for k, v in vars(t).items() if k not in {"name", "examples"}} for t in tallies}
+    print(json.dumps({**result, "standin_runs": runs}, ensure_ascii=False))
+    return 1 if any(t.false_alarms for t in tallies) or not all(_standin_ok(r) for r in runs) else 0
 
 
 if __name__ == "__main__":

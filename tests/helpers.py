@@ -142,6 +142,15 @@ def seed_answerer(record):
     return answer
 
 
+def seed_pdfs(record, papers, *, pages: int = 2) -> dict[str, bytes]:
+    """A stand-in PDF per paper of a seed day: each states the figures its seed read cites, as real papers do."""
+    from digest.figures import stated_numbers
+    from digest.standins.pdfgen import make_paper_pdf_stating
+
+    reads = {e.title: e.deep_read.text for e in record.papers if e.deep_read is not None and e.deep_read.text}
+    return {p.id: make_paper_pdf_stating(p.title, stated_numbers(reads.get(p.title, "")), pages=pages) for p in papers}
+
+
 def prepare_seed_site(site: Path, seed: Path):
     """Papers of a seed day, plus an earlier record holding the papers the seed's dedupe removed."""
     from datetime import datetime, timedelta

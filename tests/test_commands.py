@@ -17,7 +17,7 @@ from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.chat_server import ChatStandIn
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
-from helpers import digest_cli, prepare_seed_site, seed_answerer, seed_files, write_config
+from helpers import digest_cli, prepare_seed_site, seed_answerer, seed_files, seed_pdfs, write_config
 
 KEY = "sk-commands-test-key-0000"
 DELAY = 0.2
@@ -94,8 +94,7 @@ def test_preview_prints_the_posts_section_and_run_reuses_it(tmp_path: Path) -> N
     seed = next((s for s in seeds if "2601.20573" in s.read_text(encoding="utf-8")), seeds[0])
     record, papers = prepare_seed_site(tmp_path, seed)
     target = next((p for p in papers if p.base_id == "2601.20573"), papers[1])
-    pdf = make_paper_pdf("Preview paper", pages=2)
-    with ArxivStandIn(papers) as arxiv, PdfHost({p.id: pdf for p in papers}) as host, \
+    with ArxivStandIn(papers) as arxiv, PdfHost(seed_pdfs(record, papers)) as host, \
             ChatStandIn(seed_answerer(record)) as chat:
         _config(tmp_path, arxiv, host, chat, basis="submitted")
         proc = _digest(tmp_path, "preview", target.base_id)
@@ -136,7 +135,6 @@ def test_preview_of_unknown_id_says_so(tmp_path: Path) -> None:
 def test_two_runs_at_once_one_exits_naming_the_holder(tmp_path: Path) -> None:
     seed = seed_files()[0]
     record, papers = prepare_seed_site(tmp_path, seed)
-    pdf = make_paper_pdf("Lock paper", pages=2)
     # The model's answers wait for `release`: the first run provably holds the lock while the second starts,
     # however slow the machine is to start a process.
     release = threading.Event()
@@ -146,7 +144,7 @@ def test_two_runs_at_once_one_exits_naming_the_holder(tmp_path: Path) -> None:
         release.wait(120)
         return answer(request)
 
-    with ArxivStandIn(papers) as arxiv, PdfHost({p.id: pdf for p in papers}) as host, ChatStandIn(held) as chat:
+    with ArxivStandIn(papers) as arxiv, PdfHost(seed_pdfs(record, papers)) as host, ChatStandIn(held) as chat:
         _config(tmp_path, arxiv, host, chat, basis="submitted")
         cmd = [sys.executable, "-m", "digest", "run", "--date", record.date, "--config", str(tmp_path / "config.yaml")]
         first = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -224,3 +224,10 @@ def test_seed_reads_checked_against_an_unrelated_source_are_caught() -> None:
     caught = [check_read(read, "This paper has no numbers at all.", title=title) for title, read in reads]
     with_figures = [c for c in caught if c.figures]
     assert with_figures and all(c.unsupported for c in with_figures)
+
+
+def test_a_ratio_is_not_supported_by_a_percentage_of_the_same_number() -> None:
+    assert [f.text for f in check_read("推理速度提升 23.5 倍。", "accuracy rises by 23.5% on the test set").unsupported] == [
+        "23.5 倍"]
+    assert check_read("推理速度提升 23.5 倍。", "decoding is 23.5 times faster").clean
+    assert check_read("推理速度提升 23.5 倍。", "RTF speed-up | 23.5").clean

@@ -21,6 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from digest.config import parse_config
 from digest.errors import ConfigError
 from digest.models import TaskResult
 from digest.notify import NotifyOutcome, build_digest, notify_day, parse_notify_config, summary_lines
@@ -221,8 +222,6 @@ def test_config_accepts_every_kind():
      "notify.channels[0].url_env: expected the NAME of an environment variable"),
     ([{"name": "a", "kind": "slack", "url_env": "A"}, {"name": "a", "kind": "discord", "url_env": "B"}],
      'notify.channels: two channels are named "a"'),
-    ([{"name": "a", "kind": "slack", "url_env": "A", "topics": ["ttts"]}],
-     "notify.channels[0].topics: expected topics among"),
     ([{"name": "a", "kind": "slack", "url_env": "A", "url": "x"}], "notify.channels[0].url: unknown key"),
     ([{"name": "m", "kind": "email", "smtp_host": "h", "from": "x@e.org", "to": ["y@e.org"], "username_env": "U"}],
      "notify.channels[0]: expected both username_env and password_env"),
@@ -236,6 +235,22 @@ def test_config_errors_name_the_key(channels, expected):
     assert "\n" not in str(err.value)
 
 
+def test_channel_topics_are_the_taxonomys_slugs(tmp_path):
+    channel = {"name": "a", "kind": "slack", "url_env": "A", "topics": ["ttts"]}
+    with pytest.raises(ConfigError) as err:
+        parse_config({"notify": {"channels": [channel]}})
+    assert str(err.value).startswith("config.yaml: notify.channels[0].topics: expected topics among ['asr', 'tts'")
+    # A user's own taxonomy brings its own slugs: `birds` is valid there, `tts` no longer is.
+    (tmp_path / "mine.yaml").write_text(
+        "topics:\n  - {slug: birds, label: 鸟类, en: [bird]}\n  - {slug: other, label: 其他}\n", encoding="utf-8"
+    )
+    site = {"topics_file": "mine.yaml"}
+    cfg = parse_config({"site": site, "notify": {"channels": [{**channel, "topics": ["birds"]}]}}, base_dir=tmp_path)
+    assert cfg.notify.channels[0].topics == ["birds"]
+    with pytest.raises(ConfigError, match=r"got \['tts'\]"):
+        parse_config({"site": site, "notify": {"channels": [{**channel, "topics": ["tts"]}]}}, base_dir=tmp_path)
+
+
 # ------------------------------------------------------------------ the neutral digest
 
 
@@ -246,8 +261,8 @@ def test_digest_links_topics_and_filters():
     assert d.papers[0].link == f"{SITE}/2026/01/07/arxiv.html#2601-00001"
     assert d.papers[2].topics == ("tts", "codec")
     assert [(t.slug, t.label, t.count) for t in d.topic_counts()] == [
-        ("asr", "语音识别", 1), ("tts", "语音合成", 2), ("speaker", "说话人", 1), ("security", "安全", 1),
-        ("codec", "编解码", 1), ("music", "音乐", 1)]
+        ("asr", "语音识别", 1), ("tts", "语音合成", 2), ("codec", "编解码", 1), ("music", "音乐", 1),
+        ("speaker", "说话人", 1), ("security", "安全", 1)]  # the taxonomy's order (the labels' order)
     bare = build_digest(rec, topics=lambda e: ["other"])
     assert bare.post_url is None and bare.papers[0].link == "https://arxiv.org/abs/2601.00001v1"
     assert bare.papers[0].topics == ("other",)

@@ -378,10 +378,10 @@ def test_links_go_to_the_sites_anchors_when_the_site_has_a_url():
 
     from digest.notify.hook import _content
 
-    cfg = parse_config({"notify": {"channels": [{"name": "h", "kind": "webhook", "url_env": "H"}]}})
-    site = SimpleNamespace(url="https://example.org/blog/", topics_file=None)
-    stub = SimpleNamespace(site=site, path=cfg.path, notify=cfg.notify)
-    outcome = notify_day(record, cfg.notify, environ={}, dry_run=True, **_content(stub, record).kwargs())  # type: ignore[arg-type]
+    channels = {"channels": [{"name": "h", "kind": "webhook", "url_env": "H"}]}
+    cfg = parse_config({"notify": channels})
+    with_url = parse_config({"site": {"url": "https://example.org/blog"}, "notify": channels})
+    outcome = notify_day(record, cfg.notify, environ={}, dry_run=True, **_content(with_url, record).kwargs())
     sent = json.loads(outcome.previews[0].split("\n", 2)[2])  # the preview: a heading line, a size line, the JSON
     assert sent["post_url"] == "https://example.org/blog/2026/01/07/arxiv.html"
     assert [p["link"] for p in sent["papers"]] == [f"{sent['post_url']}#{c.anchor}" for c in page.papers]

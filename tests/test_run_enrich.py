@@ -11,10 +11,10 @@ import pytest
 
 from digest.config import load_config
 from digest.pipeline import DayOutcome, run_days
+from digest.records import load_record
 from digest.standins.arxiv_server import ArxivStandIn
 from digest.standins.chat_server import ChatStandIn
 from digest.standins.pdf_host import PdfHost
-from digest.standins.pdfgen import make_paper_pdf
 from helpers import (
     TEST_KEY,
     assert_same_text,
@@ -23,6 +23,7 @@ from helpers import (
     quiet_services,
     seed_answerer,
     seed_files,
+    seed_pdfs,
     write_config,
 )
 
@@ -38,9 +39,9 @@ class Site:
         self.dir = tmp
         self.seed = seed
         self.record, self.papers = prepare_seed_site(tmp, seed)
-        self.pdf = make_paper_pdf("A generated paper", pages=3)
+        self.pdfs = seed_pdfs(self.record, self.papers, pages=3)
         self.arxiv = ArxivStandIn(self.papers)
-        self.host = PdfHost({p.id: self.pdf for p in self.papers})
+        self.host = PdfHost(self.pdfs)
         self.chat = ChatStandIn(latency=0.05)
         self.chat.answer(seed_answerer(self.record))
         self.concurrency = concurrency
@@ -92,6 +93,12 @@ def test_seed_day_replayed_byte_for_byte_and_rerun_is_free(tmp_path: Path, which
         n = site.record.counts.shown
         assert len(site.chat.calls) == 2 * n
         assert 1 < site.chat.peak_in_flight <= site.concurrency
+        # the stand-in papers state the figures the seed reads cite: every read checks out the first time
+        assert (out.stats.reads_checked, out.stats.reads_reasked, out.stats.reads_marked) == (n, 0, 0)
+        saved = load_record(tmp_path / "_data" / "digest", site.record.date)
+        assert saved is not None
+        assert {(e.deep_read.check, e.deep_read.source, e.deep_read.version) for e in saved.papers if e.deep_read} == {
+            ("clean", "pdf", 1)}
         downloads = sum(site.host.downloads.values())
         assert downloads == n
         record_before = (tmp_path / "_data" / "digest" / f"{site.record.date}.json").read_bytes()
@@ -132,7 +139,7 @@ def test_missing_pdf_placeholder_then_rerun_fills_it_in(tmp_path: Path) -> None:
         assert [pid for pid, _ in out.failures] == [late]
         calls = len(site.chat.calls)
 
-        site.host.put(late, site.pdf)
+        site.host.put(late, site.pdfs[late])
         again = site.run()
         assert not again.stopped and again.failures == []
         assert "全文解读失败" not in site.post
@@ -186,6 +193,8 @@ def test_cli_run_then_rerun_reports_no_model_call(tmp_path: Path) -> None:
         first = site.cli()
         assert first.returncode == 0, first.stderr
         assert "failed 0" in first.stderr
+        n = site.record.counts.shown
+        assert f"reads checked {n}, re-asked 0, marked 0" in first.stderr
         assert_same_text(seed.read_text(encoding="utf-8"), site.post, seed.name)
         again = site.cli()
         assert again.returncode == 0, again.stderr

@@ -150,6 +150,7 @@ class ArxivClient:
         self.clock = clock
         self.page_size = max(1, page_size)
         self.warnings: list[str] = []
+        self.last_listing: Listing | None = None  # the listing feed as last read (its replacements note new versions)
         self._last_start: float | None = None
 
     # ------------------------------------------------------------------ transport
@@ -406,12 +407,13 @@ class ArxivClient:
             listing_date = _listing_date_of(_parse_time(head.get("published", "")))
         if listing_date is None and entries:
             self.warnings.append("listing feed: no listing date on the feed; cannot tell which mailing it lists")
-        return Listing(
+        self.last_listing = Listing(
             mailing_date=_mailing_date_of(listing_date),
             entries=entries,
             listing_date=listing_date,
             built=_parse_time(head.get("updated", "")),
         )
+        return self.last_listing
 
 
 def sort_newest_first(papers: Iterable[Paper]) -> list[Paper]:

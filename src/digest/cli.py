@@ -148,7 +148,8 @@ def _summarise(rep: Reporter, outcomes: list[Any]) -> int:
         rep.info(
             f"{o.day}: fetched {s.fetched} | kept {s.kept} | done {s.done} | failed {s.failed} | "
             f"LLM calls {s.llm_calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens) | "
-            f"downloads {s.downloads} | {s.wall_seconds:.1f}s -> {o.post}"
+            f"downloads {s.downloads} | reads checked {s.reads_checked}, re-asked {s.reads_reasked}, "
+            f"marked {s.reads_marked} | {s.wall_seconds:.1f}s -> {o.post}"
         )
         for pid, reason in o.failures:
             rep.info(f"  failed {pid}: {reason}")

@@ -13,7 +13,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .notify.config import NotifyConfig, parse_notify_config
+from .notify.config import NotifyConfig, check_channel_topics, parse_notify_config
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -331,6 +331,10 @@ class LLMConfig(_Section):
     )
     currency: str = Field(default="", description="currency of the prices, e.g. CNY"
         " (validated; not yet used by runs)")
+    reread_new_versions: bool = Field(
+        default=False, description="when arXiv announces a new version of a posted paper, read it again (one deep-read"
+        " call each) and update that day's post; false only notes the new version on the day's page",
+    )
 
     @field_validator("currency")
     @classmethod
@@ -585,7 +589,12 @@ def parse_config(data: Any, source: str = "config.yaml", base_dir: Path | None =
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {loc}: {msg}{more}") from None
     notify = parse_notify_config(notify_data, source)
-    return cfg.model_copy(update={"base_dir": base_dir or Path("."), "notify": notify})
+    cfg = cfg.model_copy(update={"base_dir": base_dir or Path("."), "notify": notify})
+    if any(ch.topics for ch in notify.channels):
+        from .topics import load_taxonomy
+
+        check_channel_topics(notify, list(load_taxonomy(cfg.topics_file).labels()), source)
+    return cfg
 
 
 class _Loader(yaml.SafeLoader):

@@ -304,13 +304,18 @@ def check_read(
 ) -> FigureCheck:
     """Split the read's figures into supported and unsupported by the source; flag another paper's title."""
     source = source_text if title is None else f"{title}\n{source_text}"
-    source_figs = extract_figures(source, all_numbers=True)
-    values = {f.value for f in source_figs} | {f.normalized for f in source_figs}
     figures = extract_figures(read)
+    # A read without figures needs no pass over a paper of 60 000 characters.
+    source_figs = extract_figures(source, all_numbers=True) if figures else []
+    values = {f.value for f in source_figs} | {f.normalized for f in source_figs}
+    # A ratio (3.5 倍) is not the paper's 3.5%: a percentage of the source supports no ratio of the read.
+    ratios = {f.value for f in source_figs if f.kind != "percent"} | {
+        f.normalized for f in source_figs if f.kind != "percent"}
     supported: list[Figure] = []
     missing: list[Figure] = []
     for fig in figures:
-        (supported if _matches(fig, values) else missing).append(fig)
+        ok = _matches(fig, ratios if _stated_as_ratio(read, fig) else values)
+        (supported if ok else missing).append(fig)
     unsupported: list[Figure] = []
     derived: list[Figure] = []
     if missing:
@@ -328,14 +333,17 @@ def check_read(
 
 def _other_title(read: str, source: str, title: str | None, other_titles: Iterable[str]) -> str | None:
     """Another paper's title the read carries that its own paper's text does not mention (so is not a citation)."""
-    read_n, source_n = f" {_norm_title(read)} ", f" {_norm_title(source)} "
+    read_n = f" {_norm_title(read)} "
     own = _norm_title(title or "")
+    source_n = ""  # normalised only when the read names another title
     for other in other_titles:
         o = _norm_title(other)
         if len(o) < 12 or o == own or (own and o in own):
             continue  # a very short title matches ordinary words
-        if f" {o} " in read_n and f" {o} " not in source_n:
-            return other
+        if f" {o} " in read_n:
+            source_n = source_n or f" {_norm_title(source)} "
+            if f" {o} " not in source_n:
+                return other
     return None
 
 
@@ -373,3 +381,16 @@ def unsupported_texts(check: FigureCheck) -> list[str]:
     """The unsupported figures as written, for the record."""
     return [f.text for f in check.unsupported]
 
+
+
+def stated_numbers(read: str) -> list[str]:
+    """The read's figures as bare ASCII numbers (4.3, 15, 1,444): what a paper's results table would print.
+
+    Stand-in papers state these so that reads citing them check out, as real papers do.
+    """
+    out = []
+    for fig in extract_figures(read):
+        m = re.match(r"[\d.,]+", _ascii(fig.text))
+        if m:
+            out.append(m.group().rstrip(".,"))
+    return out

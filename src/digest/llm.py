@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from .config import LLMConfig
 from .model import Completion, FatalModelError, Messages, Model, ModelError
 from .models import RETRY_NOTE, Entry, TaskResult
 from .retry import RetryPolicy
+from .tasks import Verification, verifier
 from .tasks.deep_read import check_deep_read
 from .tasks.translate import check_translation
 from .text_checks import cjk_share, clean_answer
@@ -79,42 +80,66 @@ class TaskRunner:
         user = "".join(tmpl.blocks["user"](ctx)).strip()
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    async def run(self, task: Task, entry: Entry, fulltext: str | None = None) -> TaskResult | None:
+    async def run(
+        self, task: Task, entry: Entry, fulltext: str | None = None, *, others: Sequence[str] = ()
+    ) -> TaskResult | None:
         """The task's result for this paper (a failed one, never an exception, unless the run must stop).
 
+        A task with a verify hook (see digest.tasks.Verification) has a well-formed answer checked against
+        the paper: a clean one is kept as is, anything else is asked again once, naming what was wrong; what
+        is still unsupported then is kept marked. `others` are the titles of the run's other papers.
         None when the task has nothing to ask for this paper. Raises FatalModelError (a ModelAuthError).
         """
         values = task.prompt_values(entry, fulltext)
         if values is None:
             return None
         messages = self._messages(task, values)
+        verify = verifier(task)
         attempts = 0
         problem = ""
-        for round_ in range(2):  # the answer, and once more when it was malformed
+        first: Verification | None = None  # a well-formed first answer the verify hook did not pass
+        for round_ in range(2):  # the answer, and once more when it was malformed or unsupported
             used = [0]
             try:
                 raw = await self._complete(messages, used)
             except ModelError as exc:
                 if isinstance(exc, FatalModelError):
                     raise
+                if first is not None:
+                    return self._unverified(first, attempts + used[0], task)
                 note = f"，已尝试 {used[0]} 次" if exc.retryable else ""
                 return self._result("failed", attempts + used[0], task, error=exc.problem + note + RETRY_NOTE)
             attempts += used[0]
             text = clean_answer(raw)
             bad = task.check(text, entry)
             if bad is None:
-                return self._result("done", attempts, task, text=text)
-            problem = bad
+                if verify is None:
+                    return self._result("done", attempts, task, text=text)
+                # A scan of the paper's text: off the loop, so the calls in flight are not held up.
+                verdict = await asyncio.to_thread(verify, text, entry, fulltext, others)
+                if verdict.clean:
+                    done = self._result("done", attempts, task, text=text)
+                    return done.model_copy(update={"check": "clean" if first is None else "reasked"})
+                if round_ == 1:
+                    return self._unverified(verdict, attempts, task)
+                first = verdict
+                reask = verdict.reask
+            else:
+                if first is not None:  # the re-ask broke the format: the first answer, marked, is better
+                    return self._unverified(first, attempts, task)
+                problem = bad
+                reask = f"上面的回答不符合要求：{bad}。请严格按照要求重新输出完整的答案，只输出答案本身。"
             if round_ == 0:
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": raw or ""},
-                    {
-                        "role": "user",
-                        "content": f"上面的回答不符合要求：{bad}。请严格按照要求重新输出完整的答案，只输出答案本身。",
-                    },
-                ]
+                messages = [*messages, {"role": "assistant", "content": raw or ""}, {"role": "user", "content": reask}]
         return self._result("failed", attempts, task, error=f"模型回答不合格（{problem}）{RETRY_NOTE}")
+
+    def _unverified(self, verdict: Verification, attempts: int, task: Task) -> TaskResult:
+        """The result once the re-ask did not clear a verdict: marked claims are kept, another fault fails."""
+        if verdict.problem:
+            failed = self._result("failed", attempts, task, error=f"模型回答不合格（{verdict.problem}）{RETRY_NOTE}")
+            return failed.model_copy(update={"check": "reasked"})
+        done = self._result("done", attempts, task, text=verdict.marked)
+        return done.model_copy(update={"check": "marked", "unverified": list(verdict.unverified)})
 
     def _result(self, status: str, attempts: int, task: Task, *, text: str = "", error: str = "") -> TaskResult:
         return TaskResult(

@@ -19,7 +19,7 @@ import httpx
 import jinja2
 
 from . import USER_AGENT
-from .arxiv import ArxivClient
+from .arxiv import ArxivClient, Listing
 from .config import Config
 from .errors import DigestError, ModelAuthError, UsageError
 from .fetch import fetch_windows
@@ -46,7 +46,7 @@ from .select import select
 from .tasks import Task, all_tasks
 from .topics import apply_topics, load_taxonomy
 from .ui import Reporter
-from .window import window_for
+from .window import MAILING_TIME, NEW_YORK, window_for
 
 if TYPE_CHECKING:
     from .fulltext import FullTextFetcher
@@ -266,6 +266,15 @@ class EnrichStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     downloads: int = 0
+    reads_checked: int = 0  # answers the verify hook looked at (see TaskRunner.run)
+    reads_reasked: int = 0
+    reads_marked: int = 0
+
+    def count_check(self, result: TaskResult) -> None:
+        """Count a fresh result's figure check."""
+        self.reads_checked += result.check in ("clean", "reasked", "marked")
+        self.reads_reasked += result.check in ("reasked", "marked")
+        self.reads_marked += result.check == "marked"
 
 
 class _Texts:
@@ -276,13 +285,14 @@ class _Texts:
         self.pending = papers
 
     async def get(self, paper_id: str) -> tuple[str | None, str]:
-        """(text, "") or (None, the reason it failed)."""
+        """(text, "pdf" or "html") or (None, the reason it failed)."""
         from .fulltext import FullTextError
 
         try:
-            return (await self.fetcher.get(paper_id)).text, ""
+            got = await self.fetcher.get(paper_id)
         except FullTextError as exc:
             return None, exc.reason
+        return got.text, got.source
 
     async def done_with_one(self) -> None:
         self.pending -= 1
@@ -298,12 +308,18 @@ async def _enrich_entry(
     cache: ResultsCache,
     texts: _Texts,
     services: Services,
+    others: list[str] | None = None,
+    stats: EnrichStats | None = None,
 ) -> None:
     """Run one paper's missing tasks: cached results first, then the model; reading tasks wait for the text."""
 
-    async def run(task: Task, text: str | None) -> None:
-        result = await runner.run(task, entry, text)
+    async def run(task: Task, text: str | None, source: str = "") -> None:
+        result = await runner.run(task, entry, text, others=others or ())
         if result is not None:
+            if source:  # provenance of a reading task: what it read, and which version
+                result = result.model_copy(update={"source": source, "version": split_id(entry.id)[1] or 1})
+            if stats is not None:
+                stats.count_check(result)
             entry.set_result(task.name, result)
             await asyncio.to_thread(cache.put, entry.id, task.name, result)
 
@@ -311,14 +327,14 @@ async def _enrich_entry(
         try:
             if not wanted:
                 return
-            text, problem = await texts.get(entry.id)
+            text, got = await texts.get(entry.id)
         finally:
             await texts.done_with_one()
         if text is None:
             for t in wanted:
-                entry.set_result(t.name, TaskResult(status="failed", error=problem, at=_now_iso(services)))
+                entry.set_result(t.name, TaskResult(status="failed", error=got, at=_now_iso(services)))
             return
-        await asyncio.gather(*(run(t, text) for t in wanted))
+        await asyncio.gather(*(run(t, text, got) for t in wanted))
 
     # A paper's translation does not wait for its PDF: every task starts at once.
     await asyncio.gather(
@@ -359,7 +375,8 @@ async def enrich(
         return left
 
     async def one(entry: Entry, texts: _Texts) -> None:
-        await _enrich_entry(entry, from_cache(entry), runner, cache, texts, services)
+        others = [e.title for e in entries if e is not entry]
+        await _enrich_entry(entry, from_cache(entry), runner, cache, texts, services, others, stats)
         entry.status = entry_status(entry)  # type: ignore[assignment]
         if on_progress is not None:
             # Progress may write a checkpoint (fsync): keep it off the loop that dispatches calls.
@@ -451,6 +468,9 @@ def publish_day(
         prompt_tokens=stats.prompt_tokens,
         completion_tokens=stats.completion_tokens,
         downloads=stats.downloads,
+        reads_checked=stats.reads_checked,
+        reads_reasked=stats.reads_reasked,
+        reads_marked=stats.reads_marked,
         wall_seconds=round(time.monotonic() - started, 3),
         finished_at=_now_iso(services),
     )
@@ -560,6 +580,8 @@ def run_days(
                 _notify(cfg, plan.record, services)
             if out.stopped:
                 break
+        halted = any(o.stopped for o in outcomes)
+        note_new_versions(cfg, services, client.last_listing, posted, None if halted else model, env)
         return sorted(outcomes, key=lambda o: o.day)
 
 
@@ -568,6 +590,91 @@ def _notify(cfg: Config, record: DayRecord | None, services: Services) -> None:
         from .notify.hook import notify_published
 
         notify_published(cfg, record, services)
+
+
+# ------------------------------------------------------------------ new versions of posted papers
+
+REPLACED = ("replace", "replace-cross")
+
+
+def _version_of(arxiv_id: str) -> int:
+    try:
+        return split_id(arxiv_id)[1] or 1
+    except ValueError:
+        return 1
+
+
+def note_new_versions(
+    cfg: Config,
+    services: Services,
+    listing: Listing | None,
+    posted: PostedIndex,
+    model: Model | None,
+    env: jinja2.Environment,
+) -> list[str]:
+    """Note the listing's replacements of papers already posted in the day records where they were posted.
+
+    With llm.reread_new_versions (and a model) each such paper is read again at its new version: one deep-read
+    call, checked like any other, and that day's post and record are updated. Returns the changed days.
+    """
+    if listing is None or listing.mailing_date is None:
+        return []
+    announced = datetime.combine(listing.mailing_date, MAILING_TIME, tzinfo=NEW_YORK)
+    at = announced.astimezone(UTC).isoformat(timespec="seconds")
+    days: dict[str, dict[str, str]] = {}  # day posted -> base id -> newest announced version
+    for arxiv_id, kind in listing.entries:
+        try:
+            base, version = split_id(arxiv_id)
+        except ValueError:
+            continue
+        if kind not in REPLACED or version is None:
+            continue
+        day = posted.day_of(base)
+        if day is not None:
+            known = days.setdefault(day, {}).get(base)
+            if known is None or version > _version_of(known):
+                days[day][base] = arxiv_id
+    changed: list[str] = []
+    for day, newest in sorted(days.items()):
+        record = load_record(cfg.records_dir, day)
+        if record is None:
+            continue
+        before = dump_record(record)
+        again: list[tuple[Entry, Entry]] = []
+        for e in record.papers:
+            new_id = newest.get(e.base_id)
+            if new_id is None or _version_of(new_id) <= _version_of(e.id):
+                continue
+            v = _version_of(new_id)
+            if not e.new_version or v > _version_of(e.new_version):
+                e.new_version, e.new_version_at = new_id, at
+                services.reporter.info(f"{day}: arXiv announced {new_id} of a paper posted that day")
+            d = e.deep_read
+            if cfg.llm.reread_new_versions and model is not None and (d is None or d.version < v):
+                # The new version under its own id (its text, its cache key); results come back to the entry.
+                kept = {k: r for k, r in e.results.items() if not _reads(k)}
+                again.append((e, e.model_copy(update={"id": new_id, "results": kept})))
+        if again and model is not None:
+            try:
+                asyncio.run(enrich(cfg, services, [tmp for _, tmp in again], model, env=env))
+            except ModelAuthError as exc:
+                services.reporter.warn(f"{day}: new versions not read again: {exc}")
+            for e, tmp in again:
+                for name, result in tmp.results.items():
+                    if result.status == "done":
+                        e.set_result(name, result)
+                    elif _reads(name):  # the posted read stays until the new version is read; the next run retries
+                        services.reporter.warn(f"{day}: {tmp.id} not read again: {result.error}")
+                e.status = entry_status(e)  # type: ignore[assignment]
+        if dump_record(record) != before:
+            save_record(cfg, record)
+            publish_record(cfg, record, env, services.publishers)
+            changed.append(day)
+    return changed
+
+
+def _reads(task_name: str) -> bool:
+    return any(t.name == task_name and t.needs_fulltext for t in all_tasks())
 
 
 def backfill(

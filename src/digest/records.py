@@ -91,6 +91,10 @@ class PostedIndex:
                     seen.setdefault(base, other)
         return seen
 
+    def day_of(self, base_id: str) -> str | None:
+        """The earliest day whose post shows this base id, or None."""
+        return next((day for day in sorted(self._by_day) if base_id in self._by_day[day]), None)
+
     def update(self, record: DayRecord) -> None:
         """Take in a day's record as just written, for the days after it in the same run."""
         self._by_day[record.date] = [e.base_id for e in record.papers]

@@ -29,6 +29,7 @@ from .errors import DigestError, UsageError
 from .fsutil import write_or_fail
 from .mathml import math_plugin, render_text
 from .models import DayRecord, Entry, split_id
+from .provenance import new_version_note, provenance_line
 from .records import read_record, record_days, record_path
 from .render import paper_view, post_path, template_env, tz_labels
 from .search import SEARCH_PAGE
@@ -78,6 +79,9 @@ class PaperCard:
     # "none" (not asked), "done", "pending" (not read yet, deferred reads too) or "failed"
     deep_read_state: str = "none"
     entry: Entry | None = None  # the record entry, for templates that show more (provenance, versions)
+    provenance: str = ""  # the line under the deep read (digest.provenance)
+    new_version_label: str = ""  # 有新版本 v2, when a replacement was announced after posting
+    new_version_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,7 +242,17 @@ def paper_card(entry: Entry, md: MarkdownIt, anchor: str, taxonomy: Taxonomy | N
         topics=[TopicChip(slug, taxonomy.label(slug) if taxonomy else slug) for slug in entry.topics],
         deep_read_state=state,
         entry=entry,
+        **_provenance_fields(entry),
     )
+
+
+def _provenance_fields(entry: Entry) -> dict[str, str]:
+    newer = new_version_note(entry)
+    return {
+        "provenance": provenance_line(entry),
+        "new_version_label": newer.label if newer else "",
+        "new_version_url": _safe_url(newer.url) if newer else "",
+    }
 
 
 def day_page(record: DayRecord, md: MarkdownIt, title_template: str, taxonomy: Taxonomy | None = None) -> DayPage:
@@ -246,15 +260,8 @@ def day_page(record: DayRecord, md: MarkdownIt, title_template: str, taxonomy: T
     start = dt.datetime.fromisoformat(record.window.start)
     end = dt.datetime.fromisoformat(record.window.end)
     short, long = tz_labels(record.window.timezone, start)
-    used: set[str] = set()
-    cards = []
-    for entry in record.papers:
-        base = _anchor_base(entry)
-        anchor, n = base, 2
-        while anchor in used:
-            anchor, n = f"{base}-{n}", n + 1
-        used.add(anchor)
-        cards.append(paper_card(entry, md, anchor, taxonomy))
+    anchors = paper_anchors(record)
+    cards = [paper_card(entry, md, anchor, taxonomy) for entry, anchor in zip(record.papers, anchors, strict=True)]
     name = post_path(Path(), record.date)
     return DayPage(
         date=record.date,
@@ -284,6 +291,20 @@ def _anchor_iso(record: DayRecord, end: dt.datetime) -> str:
     except ValueError:
         pass
     return end.isoformat()
+
+
+def paper_anchors(record: DayRecord) -> list[str]:
+    """Each paper's heading id on its day page, in record order (a repeated base id gets -2, -3)."""
+    used: set[str] = set()
+    out = []
+    for entry in record.papers:
+        base = _anchor_base(entry)
+        anchor, n = base, 2
+        while anchor in used:
+            anchor, n = f"{base}-{n}", n + 1
+        used.add(anchor)
+        out.append(anchor)
+    return out
 
 
 def _anchor_base(entry: Entry) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .command import notify_command
-    from .config import KNOWN_TOPICS, Channel, NotifyConfig, parse_notify_config
+    from .config import Channel, NotifyConfig, parse_notify_config
     from .core import NotifyOutcome, notify_day, summary_lines, untranslated
     from .formats import build_messages, preview
     from .message import DayDigest, PaperItem, build_digest, default_anchor, post_url
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "notify_command": "command",
-    "KNOWN_TOPICS": "config",
     "Channel": "config",
     "NotifyConfig": "config",
     "parse_notify_config": "config",
@@ -41,7 +40,6 @@ _WHERE = {
 __all__ = [
     "Channel",
     "DayDigest",
-    "KNOWN_TOPICS",
     "NotifyConfig",
     "NotifyOutcome",
     "PaperItem",

@@ -6,13 +6,12 @@ Only the record's `notified` mapping is written: the post is never rendered agai
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DigestError, UsageError
-from ..models import DayRecord, Entry, split_id
+from ..models import DayRecord, Entry
 from .core import NotifyOutcome, notify_day
 from .message import TopicSource
 
@@ -21,50 +20,34 @@ if TYPE_CHECKING:
     from ..pipeline import Services
     from ..topics import Taxonomy
 
-# The site's rule for a paper's heading id (digest.site.day_page): base id, non-alphanumerics as "-".
-_NOT_ANCHOR = re.compile(r"[^A-Za-z0-9]+")
-
-
 def site_anchors(record: DayRecord) -> dict[str, str]:
-    """Paper id -> the id of its heading on the site's day page (a repeated base id gets -2, -3 as the site does)."""
-    used: set[str] = set()
+    """Paper id -> the id of its heading on the site's day page (the site's own rule)."""
+    from ..site import paper_anchors
+
     out: dict[str, str] = {}
-    for e in record.papers:
-        try:
-            base = split_id(e.id)[0]
-        except ValueError:  # an imported paper whose id could not be read
-            base = e.id
-        base = _NOT_ANCHOR.sub("-", base).strip("-") or "paper"
-        anchor, n = base, 2
-        while anchor in used:
-            anchor, n = f"{base}-{n}", n + 1
-        used.add(anchor)
-        out.setdefault(e.id, anchor)
+    for entry, anchor in zip(record.papers, paper_anchors(record), strict=True):
+        out.setdefault(entry.id, anchor)
     return out
 
 
 def site_url(cfg: Config) -> str:
-    """The configured `site.url` (read defensively: the key is added with the site), "" when unset."""
-    return str(getattr(cfg.site, "url", "") or "").strip()
+    """The configured `site.url`, "" when unset."""
+    return cfg.site.url
 
 
 def load_topics(cfg: Config) -> Taxonomy:
-    """The taxonomy the site uses: the user's `site.topics_file` when that key exists and is set, else the built-in."""
+    """The taxonomy the site uses: the user's `site.topics_file` when set, else the built-in."""
     from ..topics import load_taxonomy
 
-    path = getattr(cfg.site, "topics_file", None)
-    return load_taxonomy(cfg.path(path) if path else None)
+    return load_taxonomy(cfg.topics_file)
 
 
 def topics_of(taxonomy: Taxonomy) -> Callable[[Entry], list[str]]:
     """A paper's topics: those stored with it (filled in when records are published), else computed now."""
-    from ..topics import classify
+    from ..topics import entry_topics
 
     def topics(entry: Entry) -> list[str]:
-        if entry.topics:
-            return list(entry.topics)
-        zh = entry.translation.text if entry.translation is not None and entry.translation.status == "done" else ""
-        return classify(entry.title, entry.abstract, zh, taxonomy)
+        return list(entry.topics) if entry.topics else entry_topics(entry, taxonomy)
 
     return topics
 
@@ -89,7 +72,7 @@ def _content(cfg: Config, record: DayRecord) -> _Content:
         topics=topics_of(taxonomy),
         labels=taxonomy.labels(),
         site_url=site_url(cfg) or None,
-        anchor_for=lambda e: anchors.get(e.id) or _NOT_ANCHOR.sub("-", e.id),
+        anchor_for=lambda e: anchors.get(e.id, ""),
     )
 
 

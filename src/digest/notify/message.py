@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..models import DayRecord, Entry
-from .config import KNOWN_TOPICS
 
 # Titles are capped so one paper always fits in the smallest message (WeCom's 4096 bytes).
 MAX_TITLE = 300
@@ -68,12 +67,12 @@ class DayDigest:
         return len(self.papers) != self.day_papers
 
     def topic_counts(self) -> list[TopicCount]:
-        """Papers per topic among `papers`, known topics in their fixed order first, none with zero."""
+        """Papers per topic among `papers`, the taxonomy's topics in its order first, none with zero."""
         counts: dict[str, int] = {}
         for p in self.papers:
             for t in p.topics:
                 counts[t] = counts.get(t, 0) + 1
-        order = [t for t in KNOWN_TOPICS if t in counts] + sorted(t for t in counts if t not in KNOWN_TOPICS)
+        order = [t for t in self.labels if t in counts] + sorted(t for t in counts if t not in self.labels)
         return [TopicCount(t, self.label(t), counts[t]) for t in order]
 
     def topic_line(self, sep: str = " · ") -> str:

@@ -14,6 +14,20 @@ from .base import Reply, Request, StandIn
 
 Answerer = Callable[[dict[str, Any]], str]
 
+# Figures no stand-in paper states: 4.87, 23.5 (倍) and 1,234 (hours); none is a difference or ratio of two others.
+INVENTED_SENTENCE = "- **补充实验**：在另一组内部评测中，MOS 达到 4.87，推理速度提升 23.5 倍，训练共使用 1,234 小时数据。"  # noqa: E501
+INVENTED_FIGURES = ("4.87", "23.5", "1,234")
+
+
+def is_deep_read(req: dict[str, Any]) -> bool:
+    """Whether the request asks for a deep read (the paper is fenced into the prompt)."""
+    return "<paper>" in user_prompt(req)
+
+
+def is_reask(req: dict[str, Any]) -> bool:
+    """Whether the request is a second ask (the first answer and a note follow the prompt)."""
+    return sum(1 for m in req.get("messages", []) if m.get("role") == "user") > 1
+
 
 def user_prompt(req: dict[str, Any]) -> str:
     """The first user message: the prompt proper (later ones are re-asks)."""
@@ -69,12 +83,35 @@ class ChatStandIn(StandIn):
         self.retry_after = "1"
         self._failed_once: set[str] = set()
         self._state = threading.Lock()
+        self.invent_for: set[str] = set()  # titles whose deep reads get an invented sentence (see invent_figures)
+        self.invent_again = False
+        self.invented_sentence = INVENTED_SENTENCE
+        self.invented = 0  # answers that carried the invented sentence
 
     # -- configuration
 
     def answer(self, fn: Answerer) -> None:
         """Answer every request with fn(request_json)."""
         self.answerer = fn
+
+    def invent_figures(self, titles: list[str], *, again: bool = False, sentence: str = INVENTED_SENTENCE) -> None:
+        """Add `sentence` (figures no paper states) to the first deep read of the papers with these titles.
+
+        The re-ask is answered cleanly, or, with `again`, invents the same figures once more.
+        """
+        self.invent_for = set(titles)
+        self.invent_again = again
+        self.invented_sentence = sentence
+
+    def _maybe_invent(self, req: dict[str, Any], content: str) -> str:
+        if not self.invent_for or not is_deep_read(req) or (is_reask(req) and not self.invent_again):
+            return content
+        prompt = user_prompt(req)
+        if not any(f"论文标题：{t}\n" in prompt for t in self.invent_for):
+            return content
+        with self._state:
+            self.invented += 1
+        return content.rstrip() + "\n" + self.invented_sentence
 
     def fail_first_attempts(self, rate: float, statuses: tuple[int, ...] = (429, 500)) -> None:
         """Make a share of prompts fail on their first attempt (chosen by a hash of the prompt, so repeatable)."""
@@ -145,7 +182,7 @@ class ChatStandIn(StandIn):
         try:
             if self.latency:
                 time.sleep(self.latency)
-            content = self.answerer(req)
+            content = self._maybe_invent(req, self.answerer(req))
         finally:
             with self._state:
                 self.in_flight -= 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..figures import check_read, mark_unverified, reask_note, unsupported_texts
 from ..text_checks import MIN_CJK_SHARE, cjk_share
+from . import Verification
 
 if TYPE_CHECKING:
     from ..models import Entry
@@ -50,6 +53,22 @@ class DeepRead:
     def check(self, text: str, entry: Entry) -> str | None:
         """See check_deep_read."""
         return check_deep_read(text)
+
+    def verify(self, text: str, entry: Entry, fulltext: str | None, others: Sequence[str] = ()) -> Verification:
+        """The figure check (digest.figures) against what the model was given: title, abstract and paper text."""
+        source = f"{entry.abstract}\n{fulltext or ''}"
+        result = check_read(text, source, title=entry.title, other_titles=others)
+        if result.wrong_subject:
+            problem = f"解读写的是另一篇论文《{result.other_title}》"
+            reask = f"上一版{problem}，而不是本文《{entry.title}》。请只根据上面给出的本文内容重写解读。"
+            return Verification(problem=problem, reask=reask)
+        if not result.unsupported:
+            return Verification()
+        return Verification(
+            unverified=tuple(unsupported_texts(result)),
+            reask=reask_note(result.unsupported),
+            marked=mark_unverified(text, result.unsupported),
+        )
 
 
 TASK = DeepRead()
