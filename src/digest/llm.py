@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from .adaptive import AdaptiveLimiter
+from .budget import TokenBudget
 from .config import LLMConfig
-from .model import Completion, FatalModelError, Messages, Model, ModelError
+from .model import Completion, FatalModelError, Messages, Model, ModelError, RateLimited
 from .models import RETRY_NOTE, Entry, TaskResult
 from .retry import RetryPolicy
 from .tasks.deep_read import check_deep_read
@@ -48,6 +50,8 @@ class TaskRunner:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff_seconds: float = 1.0,
         max_wait_seconds: float = 60.0,
+        budget: TokenBudget | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
@@ -55,7 +59,10 @@ class TaskRunner:
         self.clock = clock
         self.sleep = sleep
         self.policy = RetryPolicy(1 + cfg.max_retries, backoff_seconds, max_wait_seconds)
-        self._sem = asyncio.Semaphore(cfg.concurrency)
+        # Shrinks on 429 and grows back on successes: a provider serving fewer parallel calls is used at its limit.
+        self.limiter = AdaptiveLimiter(cfg.concurrency)
+        self.budget = budget if budget is not None else TokenBudget(cfg.max_tokens_per_run)
+        self.on_wait = on_wait  # told "model 429, retrying in 2 s (1/5)" before each backoff
         self._in_flight = 0
         self.calls = 0  # answered calls
         self.attempts = 0  # attempts, including failed ones
@@ -63,6 +70,8 @@ class TaskRunner:
         self.completion_tokens = 0
         self.peak_concurrency = 0
         self.waits: list[float] = []  # backoff waits, in seconds, for the summary and tests
+        self.rate_limited = 0  # answers of 429
+        self.fallback_answers: dict[tuple[str, str], int] = {}  # (model, why) -> calls a fallback answered
         self.fatal: FatalModelError | None = None  # set once the key is refused; later calls raise it unasked
         self._hashes: dict[str, str] = {}
 
@@ -88,23 +97,43 @@ class TaskRunner:
         if values is None:
             return None
         messages = self._messages(task, values)
+        chars = sum(len(m["content"]) for m in messages)
+        reserved = 0
+        if not task.required and self.budget.limited:
+            reserved = self.budget.estimate(task.name, chars, self.cfg.max_tokens)
+            if not self.budget.admit(reserved):
+                self.budget.deferred += 1
+                return self._result("deferred", 0, task, error="token budget of this run used up")
+        try:
+            return await self._ask(task, entry, messages, chars)
+        finally:
+            self.budget.release(reserved)
+
+    async def _ask(self, task: Task, entry: Entry, messages: Messages, chars: int) -> TaskResult:
+        """The answer, re-asked once when malformed; the result carries the calls' tokens and who answered."""
         attempts = 0
         problem = ""
+        spent = _Spent()
         for round_ in range(2):  # the answer, and once more when it was malformed
             used = [0]
             try:
-                raw = await self._complete(messages, used)
+                answer = await self._complete(messages, used)
             except ModelError as exc:
                 if isinstance(exc, FatalModelError):
                     raise
                 note = f"，已尝试 {used[0]} 次" if exc.retryable else ""
-                return self._result("failed", attempts + used[0], task, error=exc.problem + note + RETRY_NOTE)
+                return self._result("failed", attempts + used[0], task, error=exc.problem + note + RETRY_NOTE,
+                                    spent=spent)
             attempts += used[0]
+            spent.add(answer)
+            self.budget.record(task.name, chars, answer.prompt_tokens, answer.completion_tokens)
+            raw = answer.text
             text = clean_answer(raw)
             bad = task.check(text, entry)
             if bad is None:
-                return self._result("done", attempts, task, text=text)
+                return self._result("done", attempts, task, text=text, spent=spent)
             problem = bad
+            chars += len(raw or "") + 80
             if round_ == 0:
                 messages = [
                     *messages,
@@ -114,28 +143,40 @@ class TaskRunner:
                         "content": f"上面的回答不符合要求：{bad}。请严格按照要求重新输出完整的答案，只输出答案本身。",
                     },
                 ]
-        return self._result("failed", attempts, task, error=f"模型回答不合格（{problem}）{RETRY_NOTE}")
+        return self._result("failed", attempts, task, error=f"模型回答不合格（{problem}）{RETRY_NOTE}", spent=spent)
 
-    def _result(self, status: str, attempts: int, task: Task, *, text: str = "", error: str = "") -> TaskResult:
+    def _result(
+        self, status: str, attempts: int, task: Task, *, text: str = "", error: str = "", spent: _Spent | None = None
+    ) -> TaskResult:
+        spent = spent or _Spent()
+        model = spent.model or self.model.name
         return TaskResult(
             status=status,  # type: ignore[arg-type]
             text=text,
             error=error,
-            model=self.model.name,
-            prompt_hash=self.prompt_hash(task),
+            model=model,
+            # A fallback's answer is keyed by its own model: the primary's cache entry is never taken for it.
+            prompt_hash=self.prompt_hash(task) if model == self.model.name else prompt_hash(self.env, task.template,
+                                                                                             model),
             at=self.clock().astimezone(UTC).isoformat(timespec="seconds"),
             attempts=attempts,
+            prompt_tokens=spent.prompt_tokens,
+            completion_tokens=spent.completion_tokens,
+            fallback=spent.fallback,
         )
 
-    async def _complete(self, messages: Messages, used: list[int]) -> str:
+    async def _complete(self, messages: Messages, used: list[int]) -> Completion:
         """The answer text, asked under the retry policy; `used[0]` counts the attempts."""
 
         async def attempt() -> Completion:
             used[0] += 1
             return await self._attempt(messages)
 
-        def waited(_exc: BaseException, seconds: float) -> None:
+        def waited(exc: BaseException, seconds: float) -> None:
             self.waits.append(seconds)
+            if self.on_wait is not None:
+                what = "429" if isinstance(exc, RateLimited) else getattr(exc, "problem", str(exc))
+                self.on_wait(f"model {what}, retrying in {seconds:.3g} s ({used[0]}/{self.policy.attempts - 1})")
 
         answer = await self.policy.acall(
             attempt,
@@ -143,13 +184,13 @@ class TaskRunner:
             sleep=self.sleep,
             on_retry=waited,
         )
-        return answer.text
+        return answer
 
     async def _attempt(self, messages: Messages) -> Completion:
         if self.fatal is not None:
             raise self.fatal
-        async with self._sem:
-            # Calls still queued behind the semaphore fail at once instead of each asking the server.
+        async with self.limiter:
+            # Calls still queued behind the limit fail at once instead of each asking the server.
             if self.fatal is not None:
                 raise self.fatal
             self._in_flight += 1
@@ -160,9 +201,34 @@ class TaskRunner:
             except FatalModelError as exc:
                 self.fatal = self.fatal or exc
                 raise
+            except RateLimited as exc:
+                self.rate_limited += 1
+                self.limiter.rate_limited(exc.retry_after)
+                raise
+            else:
+                self.limiter.succeeded()
             finally:
                 self._in_flight -= 1
         self.calls += 1
         self.prompt_tokens += answer.prompt_tokens
         self.completion_tokens += answer.completion_tokens
+        if answer.fallback:
+            key = (answer.model, answer.fallback)
+            self.fallback_answers[key] = self.fallback_answers.get(key, 0) + 1
         return answer
+
+
+class _Spent:
+    """The calls of one task: tokens, and the model that gave the last answer (and why, when a fallback)."""
+
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.model = ""
+        self.fallback = ""
+
+    def add(self, answer: Completion) -> None:
+        self.prompt_tokens += answer.prompt_tokens
+        self.completion_tokens += answer.completion_tokens
+        self.model = answer.model
+        self.fallback = answer.fallback
