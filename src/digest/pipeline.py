@@ -21,7 +21,7 @@ import jinja2
 from . import USER_AGENT
 from .arxiv import ArxivClient
 from .config import Config
-from .errors import DigestError, ModelAuthError, UsageError
+from .errors import ConfigError, DigestError, ModelAuthError, UsageError
 from .fetch import fetch_windows
 from .lock import site_lock
 from .models import (
@@ -646,6 +646,18 @@ def _complete(record: DayRecord | None) -> bool:
     return record is not None and all(entry_status(e) == "done" for e in record.papers)
 
 
+def check_folders(cfg: Config) -> None:
+    """Before anything is fetched or paid for: a file where a site folder should be is a config error."""
+    from .fsutil import file_in_the_way
+
+    for key, path in (("site.posts_dir", cfg.posts_dir), ("site.records_dir", cfg.records_dir),
+                      ("site.cache_dir", cfg.cache_dir)):
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            raise ConfigError(f"{key}: {blocker} is a file, not a folder; set {key} in the config to a folder "
+                              "(or move the file away)")
+
+
 def run_days(
     cfg: Config,
     days: list[date],
@@ -658,6 +670,7 @@ def run_days(
 ) -> list[DayOutcome]:
     """The daily job over one or more days (oldest first), with one arXiv query for all of them."""
     rep = services.reporter
+    check_folders(cfg)
     with site_lock(
         lock_path(cfg), command, wait_seconds=cfg.site.lock_timeout_seconds, sleep=services.sleep, clock=services.clock
     ):
