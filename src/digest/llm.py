@@ -98,16 +98,16 @@ class TaskRunner:
             return None
         messages = self._messages(task, values)
         chars = sum(len(m["content"]) for m in messages)
-        reserved = 0
+        reserved: int | None = 0
         if not task.required and self.budget.limited:
-            reserved = self.budget.estimate(task.name, chars, self.cfg.max_tokens)
-            if not self.budget.admit(reserved):
+            reserved = await self.budget.admit(lambda: self.budget.estimate(task.name, chars, self.cfg.max_tokens))
+            if reserved is None:
                 self.budget.deferred += 1
                 return self._result("deferred", 0, task, error="token budget of this run used up")
         try:
             return await self._ask(task, entry, messages, chars)
         finally:
-            self.budget.release(reserved)
+            self.budget.release(reserved or 0)
 
     async def _ask(self, task: Task, entry: Entry, messages: Messages, chars: int) -> TaskResult:
         """The answer, re-asked once when malformed; the result carries the calls' tokens and who answered."""

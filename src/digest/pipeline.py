@@ -203,6 +203,8 @@ class DayPlan:
     fetched: int = 0
     reason: str = ""
     todo: list[Entry] = field(default_factory=list)
+    # The previous record's content as loaded: its entries are merged (and then filled in) in place.
+    previous_content: str = ""
 
 
 def plan_day(
@@ -217,6 +219,7 @@ def plan_day(
 ) -> DayPlan:
     """Select the day's papers, merge them into its previous record and list the papers with tasks missing."""
     day = window.date.isoformat()
+    before = _content_of(previous)
     sel = select(papers, cfg.filter, posted.excluding(day), cfg.arxiv.categories)
     if reporter is not None:
         for paper, why in sel.dropped:
@@ -230,7 +233,8 @@ def plan_day(
                       "by dedupe or filters (see --verbose)")
         else:
             reason = f"arXiv listed no papers in {'/'.join(cfg.arxiv.categories)} for this window"
-        return DayPlan(day=day, record=None, previous=previous, fetched=sel.fetched, reason=reason)
+        return DayPlan(day=day, record=None, previous=previous, fetched=sel.fetched, reason=reason,
+                       previous_content=before)
 
     left_out = [LeftOut(id=p.id, title=p.title, abs_url=_link(cfg.arxiv.abs_link, p.id)) for p in sel.left_out]
     if previous is not None and not sel.left_out:
@@ -251,7 +255,7 @@ def plan_day(
         # A task added since the record was written makes its papers pending again.
         e.status = entry_status(e)  # type: ignore[assignment]
     todo = [e for e in entries if force or e.status != "done"]
-    return DayPlan(day=day, record=record, previous=previous, fetched=sel.fetched, todo=todo)
+    return DayPlan(day=day, record=record, previous=previous, fetched=sel.fetched, todo=todo, previous_content=before)
 
 
 # ------------------------------------------------------------------ enrich
@@ -578,7 +582,7 @@ def publish_day(
         wall_seconds=round(time.monotonic() - started, 3),
         finished_at=_now_iso(services),
     )
-    changed = _content_of(record) != _content_of(plan.previous)
+    changed = _content_of(record) != plan.previous_content
     if changed:
         record.stats = run_stats
         save_record(cfg, record)
