@@ -129,8 +129,9 @@ def budget(papers: int) -> dict[str, object]:
                 run_cli(site, ["run", "--date", DAY.isoformat()], env=ENV).check()
                 rec = _record(site)
                 s = rec.stats
+                translated = sum(1 for e in rec.papers if e.translation and e.translation.status == "done")
                 runs.append({"tokens": s.prompt_tokens + s.completion_tokens, "deferred": s.deferred,
-                             "translated": sum(1 for e in rec.papers if e.translation and e.translation.status == "done"),
+                             "translated": translated,
                              "calls_so_far": len(chat.calls)})
                 if all(e.status == "done" for e in rec.papers):
                     break

@@ -1,8 +1,9 @@
 """The token budget of one run (`llm.max_tokens_per_run`): every call is counted, optional calls must fit first.
 
-Translations are always asked (a post needs them) and only counted. A deep read is admitted when what was spent,
-what calls in flight are expected to spend and its own estimate fit in the budget (waiting for calls in flight to settle first); the first one that does not fit with nothing
-in flight closes the budget and every later deep read of the run is deferred to the next run.
+Translations are always asked (a post needs them) and only counted. A deep read is admitted when what was
+spent, what calls in flight are expected to spend and its own estimate fit in the budget (waiting for calls in
+flight to settle first); the first one that does not fit with nothing in flight closes the budget, and every
+later deep read of the run is deferred to the next run.
 """
 
 from __future__ import annotations
