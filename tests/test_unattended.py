@@ -428,3 +428,39 @@ def test_a_date_far_in_the_future_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("{}\n", encoding="utf-8")
     proc = digest_cli(tmp_path, "run", "--date", "2999-01-01")
     assert proc.returncode == 2 and "is in the future" in proc.stderr
+
+
+def test_the_workflow_checks_first_and_only_its_last_scheduled_run_is_strict() -> None:
+    import yaml
+
+    flow = yaml.safe_load((Path(__file__).resolve().parents[1] / ".github" / "workflows" / "daily.yml").read_text())
+    crons = [c["cron"] for c in flow[True]["schedule"]]  # YAML 1.1 reads the key `on` as True
+    steps = flow["jobs"]["run"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    assert names.index("Preflight") < names.index("Run") and "digest check" in steps[names.index("Preflight")]["run"]
+    run = steps[names.index("Run")]
+    last = run["env"]["LAST_RUN"]
+    assert last in crons and run["env"]["SCHEDULE"] == "${{ github.event.schedule }}"
+    hour = lambda c: max(int(h) for h in re.findall(r"\d+", c.split()[1]))  # noqa: E731
+    assert hour(last) == max(hour(c) for c in crons) and sum(hour(c) == hour(last) for c in crons) == 1
+    assert '--strict' in run["run"] and '"$SCHEDULE" = "$LAST_RUN"' in run["run"]
+
+
+def test_stage_rows_on_a_terminal_and_stage_lines_on_a_pipe() -> None:
+    import io
+
+    from digest.ui import Reporter
+
+    pipe = Reporter(stream=io.StringIO(), progress=False)
+    with pipe.stages("2026-01-07", {"translations": 2, "deep reads": 1, "downloads": 0}) as advance:
+        advance("translations")
+        assert "translations" not in pipe.stream.getvalue()  # a line when the stage is through, not per step
+        advance("translations")
+        advance("deep reads")
+    assert pipe.stream.getvalue().splitlines() == ["2026-01-07: translations 2/2", "2026-01-07: deep reads 1/1"]
+
+    term = Reporter(stream=io.StringIO(), progress=True, verbose=True)
+    with term.stages("2026-01-07", {"translations": 2, "deep reads": 1}) as advance:
+        for stage in ("translations", "translations", "deep reads"):
+            advance(stage)
+    assert "2026-01-07: translations 2/2" in term.stream.getvalue()
