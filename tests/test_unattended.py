@@ -214,12 +214,13 @@ def test_extra_body_is_sent_and_reasoning_never_reaches_the_post(tmp_path: Path)
 
     chat = ChatStandIn()
     chat.answer(thinking)
+    chat.reasoning = "Reasoning trace: weighing the abstract sentence by sentence."
     with Day(tmp_path, 3, chat=chat, extra_body={"thinking": {"type": "disabled"}}) as day:
         out = day.run()
         assert out.stats.failed == 0 and out.stats.done == 3
         assert all(c["thinking"] == {"type": "disabled"} for c in chat.calls)
         text = day.post_file.read_text(encoding="utf-8")
-        assert "think" not in text and "Let me think" not in text
+        assert "think" not in text and "Let me think" not in text and "Reasoning trace" not in text
 
 
 # ---------------------------------------------------------------- 3. the token budget
@@ -333,6 +334,15 @@ def test_arxiv_waits_are_shown_as_they_happen(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         waits = re.findall(r"^arXiv 503, retrying in [\d.]+ s \((\d)/(\d)\)$", proc.stderr, re.M)
         assert [w[0] for w in waits] == ["1", "2"] and {w[1] for w in waits} == {"2"}
+
+
+def test_model_waits_show_with_verbose(tmp_path: Path) -> None:
+    with Day(tmp_path, 2) as day:
+        day.chat.fail_first_attempts(rate=1.0, statuses=(503,))
+        out = day.run()
+        assert out.stats.done == 2
+        waits = re.findall(r"^model 503, retrying in 1 s \(1/3\)$", day.log, re.M)
+        assert len(waits) == 4  # every first attempt, each once
 
 
 def test_one_failure_line_per_paper_naming_the_part_and_strict_exits_3(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ import jinja2
 from .adaptive import AdaptiveLimiter
 from .budget import TokenBudget
 from .config import LLMConfig
-from .model import Completion, FatalModelError, Messages, Model, ModelError, RateLimited
+from .model import BadAnswer, Completion, FatalModelError, Messages, Model, ModelError, RateLimited, Unreachable
 from .models import RETRY_NOTE, Entry, TaskResult
 from .retry import RetryPolicy
 from .tasks.deep_read import check_deep_read
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from .tasks import Task
 
 __all__ = ["TaskRunner", "check_deep_read", "check_translation", "clean_answer", "cjk_share", "prompt_hash"]
+
+
+LONG_WAIT_SECONDS = 10.0
 
 
 def _utc_now() -> datetime:
@@ -52,6 +56,7 @@ class TaskRunner:
         max_wait_seconds: float = 60.0,
         budget: TokenBudget | None = None,
         on_wait: Callable[[str], None] | None = None,
+        on_long_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
@@ -63,6 +68,7 @@ class TaskRunner:
         self.limiter = AdaptiveLimiter(cfg.concurrency)
         self.budget = budget if budget is not None else TokenBudget(cfg.max_tokens_per_run)
         self.on_wait = on_wait  # told "model 429, retrying in 2 s (1/5)" before each backoff
+        self.on_long_wait = on_long_wait  # told the same for waits of LONG_WAIT_SECONDS or more
         self._in_flight = 0
         self.calls = 0  # answered calls
         self.attempts = 0  # attempts, including failed ones
@@ -77,9 +83,13 @@ class TaskRunner:
 
     def prompt_hash(self, task: Task) -> str:
         """The task's prompt hash for this model (read once: reading the template at every result stalled the loop)."""
-        if task.template not in self._hashes:
-            self._hashes[task.template] = prompt_hash(self.env, task.template, self.model.name)
-        return self._hashes[task.template]
+        return self._hash(task.template, self.model.name)
+
+    def _hash(self, template: str, model: str) -> str:
+        key = f"{template}\0{model}"
+        if key not in self._hashes:
+            self._hashes[key] = prompt_hash(self.env, template, model)
+        return self._hashes[key]
 
     def _messages(self, task: Task, values: dict[str, str]) -> Messages:
         tmpl = self.env.get_template(task.template)
@@ -156,8 +166,7 @@ class TaskRunner:
             error=error,
             model=model,
             # A fallback's answer is keyed by its own model: the primary's cache entry is never taken for it.
-            prompt_hash=self.prompt_hash(task) if model == self.model.name else prompt_hash(self.env, task.template,
-                                                                                             model),
+            prompt_hash=self._hash(task.template, model),
             at=self.clock().astimezone(UTC).isoformat(timespec="seconds"),
             attempts=attempts,
             prompt_tokens=spent.prompt_tokens,
@@ -174,9 +183,12 @@ class TaskRunner:
 
         def waited(exc: BaseException, seconds: float) -> None:
             self.waits.append(seconds)
-            if self.on_wait is not None:
-                what = "429" if isinstance(exc, RateLimited) else getattr(exc, "problem", str(exc))
-                self.on_wait(f"model {what}, retrying in {seconds:.3g} s ({used[0]}/{self.policy.attempts - 1})")
+            # Short waits are routine with many calls in flight (--verbose shows them); a long one would look
+            # like a hang, so it is always shown.
+            tell = self.on_long_wait if seconds >= LONG_WAIT_SECONDS and self.on_long_wait else self.on_wait
+            if tell is not None:
+                what = _wait_label(exc)
+                tell(f"model {what}, retrying in {seconds:.3g} s ({used[0]}/{self.policy.attempts - 1})")
 
         answer = await self.policy.acall(
             attempt,
@@ -216,6 +228,20 @@ class TaskRunner:
             key = (answer.model, answer.fallback)
             self.fallback_answers[key] = self.fallback_answers.get(key, 0) + 1
         return answer
+
+
+def _wait_label(exc: BaseException) -> str:
+    """`429`, `503`, `unreachable`, `bad answer`: what the service did, as a wait line says it."""
+    if isinstance(exc, RateLimited):
+        return "429"
+    code = re.search(r"HTTP (\d{3})", str(exc))
+    if code:
+        return code.group(1)
+    if isinstance(exc, Unreachable):
+        return "unreachable"
+    if isinstance(exc, BadAnswer):
+        return "bad answer"
+    return str(exc)
 
 
 class _Spent:

@@ -412,7 +412,7 @@ async def enrich(
 
     env = env or template_env(cfg.templates_dir)
     runner = TaskRunner(cfg.llm, model, env=env, clock=services.clock, sleep=services.async_sleep,
-                        budget=budget, on_wait=services.reporter.detail)
+                        budget=budget, on_wait=services.reporter.detail, on_long_wait=services.reporter.info)
     cache = ResultsCache(cfg.cache_dir)
     stats = into if into is not None else EnrichStats()  # filled even when the run stops
 
@@ -731,7 +731,7 @@ def run_days(
             if model is not None and plan.todo:
                 stats, stopped = enrich_day(cfg, services, plan, model, env, force=force, budget=budget)
             if plan.record is not None:
-                rep.detail(f"{plan.day}: writing the record and the post")
+                rep.info(f"{plan.day}: writing the record and the post")
             out = publish_day(cfg, services, plan, stats, env, started=day_started, stopped=stopped)
             out.stopped = stopped
             if plan.record is not None:

@@ -67,6 +67,7 @@ class ChatStandIn(StandIn):
         self.first_failure_rate = 0.0
         self.first_failure_statuses: tuple[int, ...] = (429, 500)
         self.retry_after = "1"
+        self.reasoning: str | None = None  # sent as the message's `reasoning_content` (a thinking model's trace)
         self._failed_once: set[str] = set()
         self._state = threading.Lock()
 
@@ -158,7 +159,8 @@ class ChatStandIn(StandIn):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content},
+                    "message": {"role": "assistant", "content": content,
+                                **({"reasoning_content": self.reasoning} if self.reasoning is not None else {})},
                     "finish_reason": "stop",
                 }
             ],
