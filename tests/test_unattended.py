@@ -120,14 +120,22 @@ def test_closed_port_stops_with_one_message_and_the_complete_post_stays_byte_ide
         assert day.record_file.read_bytes() == record
 
 
-def test_closed_port_on_a_new_day_writes_neither_post_nor_record(tmp_path: Path) -> None:
+def test_closed_port_on_a_new_day_keeps_the_listing_without_failure_notes(tmp_path: Path) -> None:
     with Day(tmp_path, 4) as day:
         url = closed_port_url()
         day.configure(base_url=url, concurrency=1)
         proc = day.cli()
         assert proc.returncode == 1
         assert url in proc.stderr and "llm.base_url" in proc.stderr
-        assert not day.post_file.exists() and not day.record_file.exists()
+        # what was done (the listing) is kept: English abstracts, pending, no failure placeholders
+        post = day.post_file.read_text(encoding="utf-8")
+        assert "译文暂缺" not in post and "全文解读失败" not in post
+        assert all(e.status == "pending" and not e.results for e in day.record().papers)
+        with ChatStandIn() as chat:
+            day.configure(base_url=chat.base_url)
+            again = day.cli()
+            assert again.returncode == 0, again.stderr
+            assert len(chat.calls) == 8 and all(e.status == "done" for e in day.record().papers)
 
 
 def test_the_chain_gives_up_after_three_unreachable_answers_in_a_row() -> None:

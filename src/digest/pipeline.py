@@ -551,7 +551,8 @@ def publish_day(
 ) -> DayOutcome:
     """Save the record when its content changed, then hand it to every publisher; the day's outcome.
 
-    A run that stopped (`stopped` says why) writes nothing for a day it made no progress on.
+    A run that stopped (`stopped` says why) changes nothing it did not improve: done results are never replaced
+    by failures (see _keep), and a record whose content is unchanged is not rewritten.
     """
     out = DayOutcome(day=plan.day, reason=plan.reason)
     record = plan.record
@@ -559,11 +560,6 @@ def publish_day(
         return out  # the summary says why, once
     for e in record.papers:
         e.status = entry_status(e)  # type: ignore[assignment]
-    if stopped and plan.previous is None and not any(r.status == "done" for e in record.papers
-                                                     for r in e.results.values()):
-        # The run stopped before anything was made: no record, no post of English abstracts; the next run starts.
-        out.reason = "the run stopped before any paper was done"
-        return out
     budget = cfg.llm.max_tokens_per_run
     run_stats = RunStats(
         fetched=plan.fetched,
@@ -658,8 +654,8 @@ def check_folders(cfg: Config) -> None:
                       ("site.cache_dir", cfg.cache_dir)):
         blocker = file_in_the_way(path)
         if blocker is not None:
-            raise ConfigError(f"{key}: {blocker} is a file, not a folder; set {key} in the config to a folder "
-                              "(or move the file away)")
+            what = "is a file, not a folder" if blocker == path else f"cannot be a folder because {blocker} is a file"
+            raise ConfigError(f"{key}: {path} {what}; set {key} in the config to a folder (or move the file away)")
 
 
 def run_days(
