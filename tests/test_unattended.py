@@ -174,6 +174,61 @@ def test_the_chain_gives_up_after_three_unreachable_answers_in_a_row() -> None:
     assert answer.model == "up" and "unreachable" in answer.fallback and "llm at http://127.0.0.1:9/v1" in answer.fallback
 
 
+def test_an_answer_between_unreachable_ones_resets_the_count() -> None:
+    class Flaky:
+        name = "flaky"
+        script = ["down", "down", "up", "down", "down", "up"]
+
+        async def complete(self, messages):
+            if Flaky.script.pop(0) == "down":
+                raise Unreachable("无法连接模型服务")
+            return Completion("好", 1, 1)
+
+    chain = ModelChain([Provider(Flaky(), "http://127.0.0.1:9/v1", "llm")])
+    answers = 0
+    for _ in range(6):
+        try:
+            asyncio.run(chain.complete([]))
+            answers += 1
+        except ServiceUnreachable:
+            raise AssertionError("gave up although no three were in a row") from None
+        except Unreachable:
+            pass
+    assert answers == 2
+
+
+@pytest.mark.parametrize("refusal", ["key", "balance", "model"])
+def test_each_fatal_refusal_moves_to_the_next_provider_and_the_last_one_ends_the_run(refusal: str) -> None:
+    from digest.model import BalanceGone, KeyRefused, UnknownModel
+
+    kind = {"key": KeyRefused, "balance": BalanceGone, "model": UnknownModel}[refusal]
+
+    class Refuses:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def complete(self, messages):
+            raise kind(f"{self.name} refused (HTTP 4xx)")
+
+    class Answers:
+        name = "third"
+
+        async def complete(self, messages):
+            return Completion("好", 2, 3)
+
+    chain = ModelChain([Provider(Refuses("first"), "http://a/v1", "llm"),
+                        Provider(Refuses("second"), "http://b/v1", "llm.fallbacks[0]"),
+                        Provider(Answers(), "http://c/v1", "llm.fallbacks[1]")])
+    answer = asyncio.run(chain.complete([]))
+    assert answer.model == "third" and answer.prompt_tokens == 2
+    assert "llm at http://a/v1" in answer.fallback and "llm.fallbacks[0] at http://b/v1" in answer.fallback
+
+    dead = ModelChain([Provider(Refuses("first"), "http://a/v1", "llm"),
+                       Provider(Refuses("second"), "http://b/v1", "llm.fallbacks[0]")])
+    with pytest.raises(kind, match=r"second refused.*every provider failed: llm at http://a/v1"):
+        asyncio.run(dead.complete([]))
+
+
 # ---------------------------------------------------------------- 2. fallback providers
 
 
