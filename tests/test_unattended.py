@@ -326,10 +326,6 @@ def test_a_budget_of_half_the_day_translates_everything_defers_deep_reads_and_ne
         assert_same_text(normal_post, day.post_file.read_text(encoding="utf-8"), "post after the budgeted runs")
 
 
-def _summary(log: str) -> list[str]:
-    return [ln for ln in log.splitlines() if " | LLM calls " in ln]
-
-
 def test_the_deferral_note_reads_back_as_a_deferred_deep_read() -> None:
     from helpers import make_entry, make_record
 
