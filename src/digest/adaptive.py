@@ -80,7 +80,7 @@ class AdaptiveLimiter:
             except asyncio.CancelledError:
                 if fut.done() and not fut.cancelled():
                     self._give_back()  # the slot was handed over just as we were cancelled
-                else:
+                elif fut in self._waiters:  # _wake() drops cancelled waiters it meets on its own
                     self._waiters.remove(fut)
                 raise
         _current.set(_Slot(self))

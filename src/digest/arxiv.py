@@ -143,8 +143,10 @@ class ArxivClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         page_size: int = 100,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.on_wait = on_wait  # told "arXiv 503, retrying in 4 s (2/5)" before each wait, as it happens
         self.http = http
         self.sleep = sleep
         self.clock = clock
@@ -209,8 +211,17 @@ class ArxivClient:
         policy = self._policy
         attempts = policy.attempts
 
-        def note(exc: BaseException, _wait: float) -> None:
+        tries = [0]
+
+        def note(exc: BaseException, wait: float) -> None:
+            tries[0] += 1
             self.warnings.append(f"arXiv {kind}: {getattr(exc, 'what', exc)}; retrying")
+            if self.on_wait is not None:
+                what = str(getattr(exc, "what", exc))
+                what = what.removeprefix("HTTP ") if what.startswith("HTTP ") else what
+                what = "429" if "HTTP 429" in what else what
+                secs = f"{wait:.0f}" if wait >= 1 else f"{wait:.1f}"
+                self.on_wait(f"arXiv {what}, retrying in {secs} s ({tries[0]}/{attempts - 1})")
 
         def worth_retrying(exc: BaseException) -> bool:
             # A Retry-After longer than RETRY_AFTER_CAP_SECONDS is not waited out: a cron job must not hang.

@@ -138,33 +138,33 @@ def main() -> None:
     """Daily Chinese-language arXiv digest of the configured categories, written as Jekyll posts."""
 
 
-def _summarise(rep: Reporter, outcomes: list[Any]) -> int:
-    code = 0
+def _summarise(rep: Reporter, outcomes: list[Any], *, strict: bool = False) -> int:
+    """Print the summary; the exit code: 1 when the run stopped early, 3 with --strict when papers still fail."""
+    from .pipeline import summary_lines
+
+    stopped = next((o.stopped for o in outcomes if o.stopped), "")
+    if stopped:
+        # First and once: the one thing a cron mail must show.
+        click.echo(f"digest: error: {stopped}", err=True)
     for o in outcomes:
-        s = o.stats
-        if not o.wrote_post:
-            rep.info(f"{o.day}: no post ({o.reason})")
-            continue
-        rep.info(
-            f"{o.day}: fetched {s.fetched} | kept {s.kept} | done {s.done} | failed {s.failed} | "
-            f"LLM calls {s.llm_calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens) | "
-            f"downloads {s.downloads} | reads checked {s.reads_checked}, re-asked {s.reads_reasked}, "
-            f"marked {s.reads_marked} | {s.wall_seconds:.1f}s -> {o.post}"
-        )
-        for pid, reason in o.failures:
-            rep.info(f"  failed {pid}: {reason}")
-        if o.stopped:
-            rep.warn(o.stopped)
-            code = 1
-    return code
+        for line in summary_lines(o):
+            rep.info(line)
+    if stopped:
+        return 1
+    if strict and any(o.stats.failed for o in outcomes):
+        failed = sum(o.stats.failed for o in outcomes)
+        rep.warn(f"--strict: {failed} paper{'s' if failed != 1 else ''} still failing after this run (exit 3)")
+        return 3
+    return 0
 
 
 @main.command()
 @click.option("--date", "day", default=None, help="Post date YYYY-MM-DD (default: the latest anchor at or before now).")
 @click.option("--no-llm", is_flag=True, help="No model calls: English abstracts, no deep reads.")
 @click.option("--force", is_flag=True, help="Redo every paper, even those already done.")
+@click.option("--strict", is_flag=True, help="Exit 3 when papers still fail after the run (the last run of a morning).")
 @_common
-def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
+def run(ctx: Context, day: str | None, no_llm: bool, force: bool, strict: bool) -> int:
     """The daily job: fetch, select, translate, deep-read and write the post for one date."""
     cfg = ctx.config()
     from .pipeline import run_days
@@ -173,7 +173,7 @@ def run(ctx: Context, day: str | None, no_llm: bool, force: bool) -> int:
     services = ctx.services()
     d = _not_future(_parse_day(day), cfg, services) if day else latest_anchor_date(services.clock(), cfg.window)
     outcomes = run_days(cfg, [d], services, no_llm=no_llm, force=force)
-    return _summarise(ctx.reporter, outcomes)
+    return _summarise(ctx.reporter, outcomes, strict=strict)
 
 
 @main.command()

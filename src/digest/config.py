@@ -313,24 +313,22 @@ class LLMConfig(_Section):
     # Merged into every request body, e.g. {"thinking": {"type": "disabled"}} to switch a thinking mode off.
     extra_body: _ExtraBody = Field(
         default={}, description="mapping merged into every request body (e.g. to switch a thinking mode off)"
-        " (validated; not yet used by runs)"
     )
     fallbacks: list[FallbackConfig] = Field(
-        default=[], description="providers `{base_url, model, api_key_env, extra_body}` tried in order"
-        " (validated; not yet used by runs)"
+        default=[], description="providers `{base_url, model, api_key_env, extra_body}` tried in order when the one"
+        " before is unreachable, refuses the key, has no balance or does not know the model"
     )
     max_tokens_per_run: int | None = Field(
-        default=None, ge=1, description="prompt + completion tokens one run may spend; null = no limit"
-        " (validated; not yet used by runs)"
+        default=None, ge=1, description="prompt + completion tokens one run may spend (translations first; deep"
+        " reads beyond it wait for the next run); null = no limit"
     )
-    price_per_million_input: float | None = Field(default=None, ge=0, description="price of a million prompt tokens"
-        " (validated; not yet used by runs)")
+    price_per_million_input: float | None = Field(
+        default=None, ge=0, description="price of a million prompt tokens (the cost in the summary and the record)"
+    )
     price_per_million_output: float | None = Field(
         default=None, ge=0, description="price of a million completion tokens"
-        " (validated; not yet used by runs)"
     )
-    currency: str = Field(default="", description="currency of the prices, e.g. CNY"
-        " (validated; not yet used by runs)")
+    currency: str = Field(default="", description="currency of the prices, e.g. CNY")
     reread_new_versions: bool = Field(
         default=False, description="when arXiv announces a new version of a posted paper, read it again (one deep-read"
         " call each) and update that day's post; false only notes the new version on the day's page",

@@ -21,7 +21,7 @@ import jinja2
 from . import USER_AGENT
 from .arxiv import ArxivClient, Listing
 from .config import Config
-from .errors import DigestError, ModelAuthError, UsageError
+from .errors import ConfigError, DigestError, ModelAuthError, UsageError
 from .fetch import fetch_windows
 from .lock import site_lock
 from .models import (
@@ -49,6 +49,7 @@ from .ui import Reporter
 from .window import MAILING_TIME, NEW_YORK, window_for
 
 if TYPE_CHECKING:
+    from .budget import TokenBudget
     from .fulltext import FullTextFetcher
     from .llm import TaskRunner
     from .model import Model
@@ -148,12 +149,9 @@ def model_for(cfg: Config, services: Services) -> Model | None:
     """The model to run tasks with: the injected one, else the configured service when its key is set, else None."""
     if services.model is not None:
         return services.model
-    key = _api_key(cfg, services)
-    if not key:
-        return None
-    from .model import OpenAIModel
+    from .model import build_chain
 
-    return OpenAIModel(cfg.llm, key)
+    return build_chain(cfg.llm, services.environ)
 
 
 def _arxiv_client(cfg: Config, services: Services) -> tuple[ArxivClient, httpx.Client | None]:
@@ -162,7 +160,9 @@ def _arxiv_client(cfg: Config, services: Services) -> tuple[ArxivClient, httpx.C
     if http is None:
         own = http = httpx.Client()  # the client sets user agent, timeout and redirects on each request
     # arXiv serves up to 2000 results a request: one request covers a month of these categories.
-    return ArxivClient(cfg.arxiv, http, sleep=services.sleep, page_size=SEARCH_PAGE_SIZE), own
+    client = ArxivClient(cfg.arxiv, http, sleep=services.sleep, page_size=SEARCH_PAGE_SIZE,
+                         on_wait=services.reporter.info)
+    return client, own
 
 
 def _window_info(window: Window, cfg: Config) -> WindowInfo:
@@ -204,6 +204,8 @@ class DayPlan:
     fetched: int = 0
     reason: str = ""
     todo: list[Entry] = field(default_factory=list)
+    # The previous record's content as loaded: its entries are merged (and then filled in) in place.
+    previous_content: str = ""
 
 
 def plan_day(
@@ -218,6 +220,7 @@ def plan_day(
 ) -> DayPlan:
     """Select the day's papers, merge them into its previous record and list the papers with tasks missing."""
     day = window.date.isoformat()
+    before = _content_of(previous)
     sel = select(papers, cfg.filter, posted.excluding(day), cfg.arxiv.categories)
     if reporter is not None:
         for paper, why in sel.dropped:
@@ -227,10 +230,12 @@ def plan_day(
         if window.basis == "announced" and not window.mailings:
             reason = "no arXiv mailing was released in this window (no mailing on Friday/Saturday or holidays)"
         elif sel.fetched:
-            reason = f"all {sel.fetched} papers were removed by dedupe or filters (see --verbose)"
+            reason = (f"the {plural(sel.fetched, 'paper')} listed {'was' if sel.fetched == 1 else 'were all'} removed "
+                      "by dedupe or filters (see --verbose)")
         else:
             reason = f"arXiv listed no papers in {'/'.join(cfg.arxiv.categories)} for this window"
-        return DayPlan(day=day, record=None, previous=previous, fetched=sel.fetched, reason=reason)
+        return DayPlan(day=day, record=None, previous=previous, fetched=sel.fetched, reason=reason,
+                       previous_content=before)
 
     left_out = [LeftOut(id=p.id, title=p.title, abs_url=_link(cfg.arxiv.abs_link, p.id)) for p in sel.left_out]
     if previous is not None and not sel.left_out:
@@ -252,7 +257,7 @@ def plan_day(
         # A task added since the record was written makes its papers pending again.
         e.status = entry_status(e)  # type: ignore[assignment]
     todo = [e for e in entries if force or e.status != "done"]
-    return DayPlan(day=day, record=record, previous=previous, fetched=sel.fetched, todo=todo)
+    return DayPlan(day=day, record=record, previous=previous, fetched=sel.fetched, todo=todo, previous_content=before)
 
 
 # ------------------------------------------------------------------ enrich
@@ -266,6 +271,8 @@ class EnrichStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     downloads: int = 0
+    rate_limited: int = 0  # answers of 429
+    fallbacks: list[str] = field(default_factory=list)  # one line per fallback that served, with why
     reads_checked: int = 0  # answers the verify hook looked at (see TaskRunner.run)
     reads_reasked: int = 0
     reads_marked: int = 0
@@ -301,6 +308,37 @@ class _Texts:
             await asyncio.to_thread(self.fetcher.close)
 
 
+STAGES = {"translation": "translations", "deep_read": "deep reads"}
+
+
+def stage_of(task: Task) -> str:
+    """The progress stage a task's results count in."""
+    return STAGES.get(task.name, task.name)
+
+
+def _keep(entry: Entry, name: str, result: TaskResult) -> None:
+    """Keep a new result unless it would make the paper worse: a done result is never replaced by a failure."""
+    before = entry.result(name)
+    if before is not None and before.status == "done" and result.status != "done":
+        return
+    entry.set_result(name, result)
+
+
+class _Gate:
+    """With a token budget, deep reads wait until every translation of the day has been answered."""
+
+    def __init__(self, translations: int, active: bool) -> None:
+        self.left = translations
+        self.open = asyncio.Event()
+        if not active or not translations:
+            self.open.set()
+
+    def one_done(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.open.set()
+
+
 async def _enrich_entry(
     entry: Entry,
     tasks: list[Task],
@@ -308,31 +346,56 @@ async def _enrich_entry(
     cache: ResultsCache,
     texts: _Texts,
     services: Services,
+    gate: _Gate | None = None,
+    on_stage: Callable[[str], None] | None = None,
     others: list[str] | None = None,
     stats: EnrichStats | None = None,
 ) -> None:
     """Run one paper's missing tasks: cached results first, then the model; reading tasks wait for the text."""
+    gate = gate or _Gate(0, False)
+
+    def tick(stage: str) -> None:
+        if on_stage is not None:
+            on_stage(stage)
 
     async def run(task: Task, text: str | None, source: str = "") -> None:
-        result = await runner.run(task, entry, text, others=others or ())
-        if result is not None:
-            if source:  # provenance of a reading task: what it read, and which version
-                result = result.model_copy(update={"source": source, "version": split_id(entry.id)[1] or 1})
-            if stats is not None:
-                stats.count_check(result)
-            entry.set_result(task.name, result)
-            await asyncio.to_thread(cache.put, entry.id, task.name, result)
+        try:
+            if task.needs_fulltext:
+                await gate.open.wait()
+            result = await runner.run(task, entry, text, others=others or ())
+            if result is not None:
+                if source:  # provenance of a reading task: what it read, and which version
+                    result = result.model_copy(update={"source": source, "version": split_id(entry.id)[1] or 1})
+                if stats is not None:
+                    stats.count_check(result)
+                _keep(entry, task.name, result)
+                await asyncio.to_thread(cache.put, entry.id, task.name, result)
+        finally:
+            if not task.needs_fulltext:
+                gate.one_done()
+        tick(stage_of(task))
 
     async def reading(wanted: list[Task]) -> None:
         try:
             if not wanted:
                 return
+            if runner.budget.closed:
+                # The budget is spent: leave the reading to the next run without downloading now.
+                for t in wanted:
+                    runner.budget.deferred += 1
+                    _keep(entry, t.name, TaskResult(status="deferred", error="token budget of this run used up",
+                                                    at=_now_iso(services)))
+                    tick(stage_of(t))
+                tick("downloads")
+                return
             text, got = await texts.get(entry.id)
+            tick("downloads")
         finally:
             await texts.done_with_one()
         if text is None:
             for t in wanted:
-                entry.set_result(t.name, TaskResult(status="failed", error=got, at=_now_iso(services)))
+                _keep(entry, t.name, TaskResult(status="failed", error=got, at=_now_iso(services)))
+                tick(stage_of(t))
             return
         await asyncio.gather(*(run(t, text, got) for t in wanted))
 
@@ -353,19 +416,27 @@ async def enrich(
     deep: bool = True,
     env: jinja2.Environment | None = None,
     on_progress: Callable[[Entry], None] | None = None,
+    budget: TokenBudget | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    into: EnrichStats | None = None,
 ) -> EnrichStats:
-    """Fill in the papers' missing task results in place; raises ModelAuthError to stop the run."""
+    """Fill in the papers' missing task results in place; raises ModelAuthError to stop the run.
+
+    `budget` is the run's token budget (shared by its days); `on_stage` hears "downloads", "translations" or
+    "deep reads" each time one of them finishes (cached and deferred ones included).
+    """
     from .fulltext import FullTextFetcher
     from .llm import TaskRunner
 
     env = env or template_env(cfg.templates_dir)
-    runner = TaskRunner(cfg.llm, model, env=env, clock=services.clock, sleep=services.async_sleep)
+    runner = TaskRunner(cfg.llm, model, env=env, clock=services.clock, sleep=services.async_sleep,
+                        budget=budget, on_wait=services.reporter.detail, on_long_wait=services.reporter.info)
     cache = ResultsCache(cfg.cache_dir)
-    stats = EnrichStats()
+    stats = into if into is not None else EnrichStats()  # filled even when the run stops
 
     def from_cache(entry: Entry) -> list[Task]:
         """Take what the cache holds for this version, model and prompt; return the tasks still to run."""
-        left = []
+        left: list[Task] = []
         for t in missing_tasks(entry, force=force, deep=deep):
             cached = None if force else cache.get(entry.id, t.name, model.name, runner.prompt_hash(t))
             if cached is not None:
@@ -374,9 +445,22 @@ async def enrich(
                 left.append(t)
         return left
 
+    left: dict[str, list[Task]] = {}
+    for e in entries:
+        wanted = missing_tasks(e, force=force, deep=deep)
+        left[e.id] = from_cache(e)
+        if on_stage is not None:  # what the cache served counts as finished
+            for t in wanted:
+                if t not in left[e.id]:
+                    on_stage(stage_of(t))
+            if any(t.needs_fulltext for t in wanted) and not any(t.needs_fulltext for t in left[e.id]):
+                on_stage("downloads")
+    translations = sum(1 for e in entries for t in left[e.id] if not t.needs_fulltext)
+    gate = _Gate(translations, runner.budget.limited)
+
     async def one(entry: Entry, texts: _Texts) -> None:
         others = [e.title for e in entries if e is not entry]
-        await _enrich_entry(entry, from_cache(entry), runner, cache, texts, services, others, stats)
+        await _enrich_entry(entry, left[entry.id], runner, cache, texts, services, gate, on_stage, others, stats)
         entry.status = entry_status(entry)  # type: ignore[assignment]
         if on_progress is not None:
             # Progress may write a checkpoint (fsync): keep it off the loop that dispatches calls.
@@ -399,36 +483,70 @@ async def enrich(
             stats.prompt_tokens = runner.prompt_tokens
             stats.completion_tokens = runner.completion_tokens
             stats.downloads = fetcher.downloads
+            stats.rate_limited = runner.rate_limited
+            stats.fallbacks = [
+                f"{m} answered {n} call{'s' if n != 1 else ''} because {why}"
+                for (m, why), n in sorted(runner.fallback_answers.items())
+            ]
     return stats
+
+
+def _paper_line(entry: Entry) -> str:
+    """`2601.00001v1 done (translation done, deep read deferred)`, for --verbose."""
+    parts = ", ".join(f"{STAGES.get(n, n).removesuffix('s')} {r.status}" for n, r in sorted(entry.results.items()))
+    return f"{entry.id} {entry.status}" + (f" ({parts})" if parts else "")
 
 
 class _Checkpoint:
     """Keeps finished work on disk as it comes (at most once a second), so a kill costs only what was in flight."""
 
-    def __init__(self, cfg: Config, record: DayRecord, advance: Callable[..., None]) -> None:
+    def __init__(self, cfg: Config, record: DayRecord, reporter: Reporter, total: int) -> None:
         self.cfg = cfg
         self.record = record
-        self.advance = advance
+        self.reporter = reporter
+        self.total = total
+        self.finished = 0
         self.last = 0.0
 
     def __call__(self, entry: Entry) -> None:
-        self.advance()
+        self.finished += 1
+        self.reporter.detail(f"{self.record.date}: {_paper_line(entry)} [{self.finished}/{self.total}]")
         if time.monotonic() - self.last > 1.0:
             save_record(self.cfg, self.record)
             self.last = time.monotonic()
 
 
+def stage_totals(entries: list[Entry], *, force: bool = False, deep: bool = True) -> dict[str, int]:
+    """How many downloads, translations and deep reads the papers still need (the progress rows)."""
+    totals = {"downloads": 0, "translations": 0, "deep reads": 0}
+    for e in entries:
+        tasks = missing_tasks(e, force=force, deep=deep)
+        totals["downloads"] += any(t.needs_fulltext for t in tasks)
+        for t in tasks:
+            totals[stage_of(t)] = totals.get(stage_of(t), 0) + 1
+    return totals
+
+
 def enrich_day(
-    cfg: Config, services: Services, plan: DayPlan, model: Model, env: jinja2.Environment, *, force: bool
+    cfg: Config,
+    services: Services,
+    plan: DayPlan,
+    model: Model,
+    env: jinja2.Environment,
+    *,
+    force: bool,
+    budget: TokenBudget | None = None,
 ) -> tuple[EnrichStats, str]:
     """Run a planned day's missing tasks with progress and checkpoints; (stats, why the run stopped or "")."""
     assert plan.record is not None
     record = plan.record
     stats = EnrichStats()
-    with services.reporter.progress(f"{plan.day}: papers", len(plan.todo)) as advance:
-        checkpoint = _Checkpoint(cfg, record, advance)
+    rep = services.reporter
+    with rep.stages(plan.day, stage_totals(plan.todo, force=force)) as advance:
+        checkpoint = _Checkpoint(cfg, record, rep, len(plan.todo))
         try:
-            stats = asyncio.run(enrich(cfg, services, plan.todo, model, force=force, env=env, on_progress=checkpoint))
+            asyncio.run(enrich(cfg, services, plan.todo, model, force=force, env=env, on_progress=checkpoint,
+                               budget=budget, on_stage=advance, into=stats))
         except ModelAuthError as exc:
             return stats, str(exc)
         except KeyboardInterrupt:
@@ -448,17 +566,22 @@ def publish_day(
     env: jinja2.Environment,
     *,
     started: float,
+    stopped: str = "",
 ) -> DayOutcome:
-    """Save the record when its content changed, then hand it to every publisher; the day's outcome."""
+    """Save the record when its content changed, then hand it to every publisher; the day's outcome.
+
+    A run that stopped (`stopped` says why) changes nothing it did not improve: done results are never replaced
+    by failures (see _keep), and a record whose content is unchanged is not rewritten.
+    """
     out = DayOutcome(day=plan.day, reason=plan.reason)
     record = plan.record
     if record is None:
-        services.reporter.info(f"{plan.day}: no post written: {plan.reason}")
-        return out
+        return out  # the summary says why, once
     for e in record.papers:
         e.status = entry_status(e)  # type: ignore[assignment]
     # Keyword rules, no model call; always recomputed, as a translation finished since changes the input.
     apply_topics(record, load_taxonomy(cfg.topics_file), force=True)
+    budget = cfg.llm.max_tokens_per_run
     run_stats = RunStats(
         fetched=plan.fetched,
         kept=len(record.papers),
@@ -471,10 +594,15 @@ def publish_day(
         reads_checked=stats.reads_checked,
         reads_reasked=stats.reads_reasked,
         reads_marked=stats.reads_marked,
+        deferred=sum(1 for e in record.papers for r in e.results.values() if r.status == "deferred"),
+        token_budget=budget,
+        cost=cfg.llm.cost(stats.prompt_tokens, stats.completion_tokens),
+        currency=cfg.llm.currency if cfg.llm.price_per_million_input is not None else "",
+        fallbacks=list(stats.fallbacks),
         wall_seconds=round(time.monotonic() - started, 3),
         finished_at=_now_iso(services),
     )
-    changed = _content_of(record) != _content_of(plan.previous)
+    changed = _content_of(record) != plan.previous_content
     if changed:
         record.stats = run_stats
         save_record(cfg, record)
@@ -483,12 +611,7 @@ def publish_day(
     post = published.get("post")
     out.post = post.path if post is not None else None
     wrote = any(p.changed for p in published.values())
-    names = [t.name for t in all_tasks()]
-    for e in record.papers:
-        for name in [*names, *sorted(set(e.results) - set(names))]:
-            result = e.result(name)
-            if result is not None and result.status == "failed":
-                out.failures.append((e.id, result.error))
+    out.failures = failure_lines(record)
     services.reporter.detail(
         f"{plan.day}: record {'updated' if changed else 'unchanged'}, post {'written' if wrote else 'unchanged'}"
     )
@@ -498,8 +621,66 @@ def publish_day(
 # ------------------------------------------------------------------ run / backfill
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 paper`, `2 papers` (and `many` for an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def summary_lines(o: DayOutcome) -> list[str]:
+    """The closing summary of one day: the figures line, then fallbacks, deferrals and one line per failed paper."""
+    s = o.stats
+    if not o.wrote_post:
+        return [f"{o.day}: no post ({o.reason})"]
+    tokens = f"{s.prompt_tokens} prompt + {s.completion_tokens} completion tokens"
+    if s.token_budget is not None:
+        tokens += f" of a {s.token_budget} budget"
+    cost = f" | cost {s.cost:.4f} {s.currency}".rstrip() if s.cost is not None else ""
+    deferred = f" | deferred {s.deferred}" if s.deferred else ""
+    lines = [
+        f"{o.day}: fetched {s.fetched} | kept {s.kept} | done {s.done} | failed {s.failed}{deferred} | "
+        f"LLM calls {s.llm_calls} ({tokens}){cost} | downloads {s.downloads} | reads checked {s.reads_checked}, "
+        f"re-asked {s.reads_reasked}, marked {s.reads_marked} | {s.wall_seconds:.1f}s -> {o.post}"
+    ]
+    lines += [f"  fallback: {line}" for line in s.fallbacks]
+    if s.deferred:
+        lines.append(f"  deferred {plural(s.deferred, 'deep read')}: the run's token budget (llm.max_tokens_per_run) "
+                     "was used up; the next run continues them")
+    lines += [f"  failed {pid}: {reason}" for pid, reason in o.failures]
+    return lines
+
+
+def failure_lines(record: DayRecord) -> list[tuple[str, str]]:
+    """(paper id, what failed and why) once per paper: `translation failed: …; deep read failed: …`."""
+    names = [t.name for t in all_tasks()]
+    lines = []
+    for e in record.papers:
+        failed = [(n, r.error) for n in [*names, *sorted(set(e.results) - set(names))]
+                  if (r := e.result(n)) is not None and r.status == "failed"]
+        if not failed:
+            continue
+        reasons = {why for _, why in failed}
+        parts = [STAGES.get(n, n).removesuffix("s") for n, _ in failed]
+        if len(reasons) == 1:
+            lines.append((e.id, f"{' and '.join(parts)} failed: {failed[0][1]}"))
+        else:
+            lines.append((e.id, "; ".join(f"{p} failed: {why}" for p, (_, why) in zip(parts, failed, strict=True))))
+    return lines
+
+
 def _complete(record: DayRecord | None) -> bool:
     return record is not None and all(entry_status(e) == "done" for e in record.papers)
+
+
+def check_folders(cfg: Config) -> None:
+    """Before anything is fetched or paid for: a file where a site folder should be is a config error."""
+    from .fsutil import file_in_the_way
+
+    for key, path in (("site.posts_dir", cfg.posts_dir), ("site.records_dir", cfg.records_dir),
+                      ("site.cache_dir", cfg.cache_dir)):
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            what = "is a file, not a folder" if blocker == path else f"cannot be a folder because {blocker} is a file"
+            raise ConfigError(f"{key}: {path} {what}; set {key} in the config to a folder (or move the file away)")
 
 
 def run_days(
@@ -518,6 +699,7 @@ def run_days(
     With `notify`, each day whose post is complete is sent to the notify channels not yet sent (see digest.notify).
     """
     rep = services.reporter
+    check_folders(cfg)
     with site_lock(
         lock_path(cfg), command, wait_seconds=cfg.site.lock_timeout_seconds, sleep=services.sleep, clock=services.clock
     ):
@@ -553,6 +735,8 @@ def run_days(
         for warning in client.warnings:
             rep.detail(f"arXiv: {warning}")
         fetch_seconds = time.monotonic() - started
+        listed = sum(len(v) for v in fetched.values())
+        rep.info(f"fetch: arXiv listed {listed} paper{'' if listed == 1 else 's'} in {fetch_seconds:.1f} s")
 
         if no_llm:
             rep.warn("--no-llm: posts show English abstracts without deep reads; a run without it fills them in")
@@ -564,13 +748,18 @@ def run_days(
 
         posted = PostedIndex(cfg.records_dir)
         env = template_env(cfg.templates_dir)  # compiled once for every day's prompts and post
+        from .budget import TokenBudget
+
+        budget = TokenBudget(cfg.llm.max_tokens_per_run)  # one budget for every day of the run
         for w in windows:
             day_started = time.monotonic()
             plan = plan_day(cfg, w, fetched.get(w.date, []), previous[w.date], posted, force=force, reporter=rep)
             stats, stopped = EnrichStats(), ""
             if model is not None and plan.todo:
-                stats, stopped = enrich_day(cfg, services, plan, model, env, force=force)
-            out = publish_day(cfg, services, plan, stats, env, started=day_started)
+                stats, stopped = enrich_day(cfg, services, plan, model, env, force=force, budget=budget)
+            if plan.record is not None:
+                rep.info(f"{plan.day}: writing the record and the post")
+            out = publish_day(cfg, services, plan, stats, env, started=day_started, stopped=stopped)
             out.stopped = stopped
             if plan.record is not None:
                 posted.update(plan.record)
@@ -581,7 +770,7 @@ def run_days(
             if out.stopped:
                 break
         halted = any(o.stopped for o in outcomes)
-        note_new_versions(cfg, services, client.last_listing, posted, None if halted else model, env)
+        note_new_versions(cfg, services, client.last_listing, posted, None if halted else model, env, budget)
         return sorted(outcomes, key=lambda o: o.day)
 
 
@@ -611,6 +800,7 @@ def note_new_versions(
     posted: PostedIndex,
     model: Model | None,
     env: jinja2.Environment,
+    budget: TokenBudget | None = None,
 ) -> list[str]:
     """Note the listing's replacements of papers already posted in the day records where they were posted.
 
@@ -656,7 +846,7 @@ def note_new_versions(
                 again.append((e, e.model_copy(update={"id": new_id, "results": kept})))
         if again and model is not None:
             try:
-                asyncio.run(enrich(cfg, services, [tmp for _, tmp in again], model, env=env))
+                asyncio.run(enrich(cfg, services, [tmp for _, tmp in again], model, env=env, budget=budget))
             except ModelAuthError as exc:
                 services.reporter.warn(f"{day}: new versions not read again: {exc}")
             for e, tmp in again:

@@ -22,11 +22,14 @@ def dump_record(record: DayRecord) -> str:
 
 
 def entry_status(entry: Entry) -> str:
-    """failed: some task failed; pending: a required task (see digest.tasks) has no result yet; else done."""
+    """failed: some task failed; pending: a required task (see digest.tasks) has no result yet or a task was
+    deferred; else done."""
     from .tasks import all_tasks
 
     if any(r.status == "failed" for r in entry.results.values()):
         return "failed"
+    if any(r.status == "deferred" for r in entry.results.values()):
+        return "pending"  # the token budget ran out: the next run asks
     if any(t.required and entry.result(t.name) is None for t in all_tasks()):
         return "pending"
     return "done"

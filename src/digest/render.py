@@ -26,6 +26,8 @@ from .sanitize import clean_block, clean_inline, guard_endraw, needs_raw, unguar
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 _PLAIN_YAML = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]*$")
 DEEP_READ_FAILED = "（全文解读失败：{reason}）"
+# A deep read the run's token budget left for the next run (TaskResult status "deferred").
+DEEP_READ_DEFERRED = "（全文解读排队中：本次运行的 token 预算已用完，下次运行继续）"
 _RAW_OPEN = "{% raw %}\n"
 _RAW_CLOSE = "{% endraw %}"
 TRANSLATION_MISSING = "（译文暂缺：{reason}" + RETRY_NOTE + "）"
@@ -87,6 +89,8 @@ def _deep_read(entry: Entry) -> str | None:
         return None
     if d.status == "done" and d.text.strip():
         return clean_block(d.text)
+    if d.status == "deferred":
+        return DEEP_READ_DEFERRED
     return failure_text(d)
 
 
@@ -282,7 +286,9 @@ def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
         inner = rest[opening.end() : end]
         inner_line = body_line + rest[: opening.end()].count("\n")
         failed = _FAILED.match(inner.strip())
-        if failed:
+        if inner.strip() == DEEP_READ_DEFERRED:
+            deep = TaskResult(status="deferred", error="token budget of this run used up", model="imported")
+        elif failed:
             deep = TaskResult(status="failed", error=failed.group(1), model="imported")
         else:
             deep = TaskResult(status="done", text=inner.strip(), model="imported")
@@ -399,7 +405,8 @@ def parse_post(text: str, name: str) -> ParsedPost:
         rd.problem(offset + 1, "no '- 抓取总数…' line; counted the papers instead")
         fetched = shown = len(papers)
     if shown != len(papers):
-        rd.problem(None, f"the header says {shown} papers are shown but {len(papers)} were found")
+        rd.problem(None, f"the header says {shown} papers are shown but {len(papers)} "
+                       f"{'was' if len(papers) == 1 else 'were'} found")
 
     record = DayRecord(
         date=day,

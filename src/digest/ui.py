@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -70,3 +70,38 @@ class Reporter:
             finally:
                 self._progress = None
         self.detail(f"{label}: {total} in {time.monotonic() - started:.1f}s")
+
+    @contextmanager
+    def stages(self, label: str, totals: dict[str, int]) -> Iterator[Callable[[str], None]]:
+        """Yield `advance(stage)`; a row per stage with its count on a terminal, a line per finished stage elsewhere.
+
+        Stages with a total of 0 are left out. `label` prefixes every row and line (the day).
+        """
+        totals = {k: v for k, v in totals.items() if v > 0}
+        counts = dict.fromkeys(totals, 0)
+        if not self.use_progress or not totals:
+            def advance(stage: str) -> None:
+                if stage not in counts:
+                    return
+                counts[stage] += 1
+                if counts[stage] == totals[stage]:
+                    self.info(f"{label}: {stage} {counts[stage]}/{totals[stage]}")
+            yield advance
+            return
+        progress = Progress(
+            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self.console, transient=True,
+        )
+        self._progress = progress
+        rows = {name: progress.add_task(f"{label} {name}", total=total) for name, total in totals.items()}
+        with progress:
+            def advance(stage: str) -> None:
+                if stage in rows:
+                    counts[stage] += 1
+                    progress.advance(rows[stage], 1)
+            try:
+                yield advance
+            finally:
+                self._progress = None
+        for name, total in totals.items():
+            self.detail(f"{label}: {name} {counts[name]}/{total}")

@@ -139,20 +139,20 @@ def test_second_run_waits_when_told_to_and_then_has_nothing_to_do(tmp_path: Path
 def test_posts_folder_that_cannot_be_written_keeps_the_record(tmp_path: Path) -> None:
     # We run as root, where chmod does not bite: a folder under an existing FILE can never be created.
     (tmp_path / "blocker").write_text("not a folder\n", encoding="utf-8")
+    # Found before anything is fetched or paid for (issue 14): a config error naming the key, exit 2.
     with HostileSite(tmp_path, 2, site={"posts_dir": "blocker/_posts"}) as site:
         proc = site.run()
-        assert proc.returncode == 1
+        assert proc.returncode == 2
         last = proc.stderr.strip().splitlines()[-1]
-        assert last.startswith(f"digest: error: cannot write post {tmp_path / 'blocker' / '_posts'}")
+        assert last.startswith(f"digest: error: site.posts_dir: {tmp_path / 'blocker' / '_posts'} cannot be a folder")
+        assert "set site.posts_dir in the config to a folder" in last
         assert "Traceback" not in proc.stderr
-        record = site.record  # the work is kept: a fixed folder and a rerun cost no model call
-        assert [e["status"] for e in record["papers"]] == ["done", "done"]
-        calls = len(site.chat.calls)
+        assert len(site.chat.requests) == 0 and len(site.arxiv.requests) == 0
         site.sections["site"] = {"posts_dir": "_posts"}
         site.write_config()
         again = site.run()
         assert again.returncode == 0, again.stderr
-        assert len(site.chat.calls) == calls
+        assert len(site.chat.calls) == 4
         assert_post_safe(site.post, 2)
 
 
@@ -160,7 +160,7 @@ def test_records_folder_that_cannot_be_created_is_one_clear_line(tmp_path: Path)
     (tmp_path / "blocker").write_text("not a folder\n", encoding="utf-8")
     with HostileSite(tmp_path, 2, site={"records_dir": "blocker/records"}) as site:
         proc = site.run()
-        assert proc.returncode == 1
+        assert proc.returncode == 2  # a config error, found before any work (issue 14)
         lines = proc.stderr.strip().splitlines()
         assert lines[-1].startswith("digest: error: ") and "unexpected error" not in lines[-1]
         assert str(tmp_path / "blocker" / "records") in lines[-1]

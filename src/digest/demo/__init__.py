@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ..config import load_config
-from ..pipeline import Services, run_days
+from ..pipeline import Services, run_days, summary_lines
 from ..render import post_path
 from ..site import build_site
 from ..standins.arxiv_server import ArxivStandIn, make_paper
@@ -100,14 +100,11 @@ def run_demo(out: Path, reporter: Reporter) -> Path:
         reporter.info(f"demo: replaying the sample day {day} (invented papers, marked as sample data)")
         outcomes = run_days(cfg, [day], services, command="demo")
     for o in outcomes:
-        s = o.stats
-        reporter.info(
-            f"{o.day}: fetched {s.fetched} | kept {s.kept} | done {s.done} | failed {s.failed} | "
-            f"LLM calls {s.llm_calls} | downloads {s.downloads}"
-        )
-        for pid, reason in o.failures:
-            expected = " (expected: the sample PDF host has no file for it)" if pid not in pdfs else ""
-            reporter.info(f"  failed {pid}: {reason}{expected}")
+        # The same summary as `digest run` (the README's example), with a word on the expected failures.
+        for line in summary_lines(o):
+            pid = line.removeprefix("  failed ").split(":", 1)[0] if line.startswith("  failed ") else ""
+            expected = " (expected: the sample PDF host has no file for it)" if pid and pid not in pdfs else ""
+            reporter.info(line + expected)
     post = post_path(cfg.posts_dir, day.isoformat())
     site = build_site(cfg.records_dir, out / "_site", config=cfg)
     reporter.info(f"demo: post written to {post}")

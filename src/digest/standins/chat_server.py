@@ -81,6 +81,7 @@ class ChatStandIn(StandIn):
         self.first_failure_rate = 0.0
         self.first_failure_statuses: tuple[int, ...] = (429, 500)
         self.retry_after = "1"
+        self.reasoning: str | None = None  # sent as the message's `reasoning_content` (a thinking model's trace)
         self._failed_once: set[str] = set()
         self._state = threading.Lock()
         self.invent_for: set[str] = set()  # titles whose deep reads get an invented sentence (see invent_figures)
@@ -195,7 +196,8 @@ class ChatStandIn(StandIn):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content},
+                    "message": {"role": "assistant", "content": content,
+                                **({"reasoning_content": self.reasoning} if self.reasoning is not None else {})},
                     "finish_reason": "stop",
                 }
             ],
