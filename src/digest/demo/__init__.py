@@ -106,8 +106,10 @@ def run_demo(out: Path, reporter: Reporter) -> Path:
             expected = " (expected: the sample PDF host has no file for it)" if pid and pid not in pdfs else ""
             reporter.info(line + expected)
     post = post_path(cfg.posts_dir, day.isoformat())
-    site = build_site(cfg.records_dir, out / "_site", config=cfg)
+    site = build_site(cfg.records_dir, out / "_site", config=cfg, search=True)
     reporter.info(f"demo: post written to {post}")
     index = out / "_site" / "index.html"
     reporter.info(f"demo: site built into {out / '_site'} ({site.posts} post page(s)); open {index}")
+    # Pagefind loads its index with fetch(), which browsers refuse for file:// pages.
+    reporter.info(f"demo: for the search page, serve it: python -m http.server -d {out / '_site'}")
     return post
