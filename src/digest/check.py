@@ -170,7 +170,10 @@ def check_listing(cfg: Config, http: httpx.Client, timeout: float) -> Check:
     try:
         listing = ArxivClient(arxiv, http).listing()
     except DigestError as exc:
-        return Check(False, f"listing feed: {exc}", "try again later; if it persists, check arxiv.listing_url")
+        # The run's own message ends in advice to retry; the fix below says it once.
+        problem = str(exc).removesuffix("; try again later").removeprefix("arXiv listing feed ")
+        fix = "try again later; if it persists, check arxiv.listing_url"
+        return Check(False, f"listing feed: {url}: {problem}", fix)
     mailing = f", mailing of {listing.mailing_date.isoformat()}" if listing.mailing_date else ""
     return Check(True, f"listing feed: {url} answered ({len(listing.entries)} entries{mailing})")
 
