@@ -66,7 +66,8 @@ class TaskRunner:
         self.sleep = sleep
         self.policy = RetryPolicy(1 + cfg.max_retries, backoff_seconds, max_wait_seconds)
         # Shrinks on 429 and grows back on successes: a provider serving fewer parallel calls is used at its limit.
-        self.limiter = AdaptiveLimiter(cfg.concurrency)
+        # A Retry-After holds every new call, but never longer than one retry wait may last.
+        self.limiter = AdaptiveLimiter(cfg.concurrency, max_pause_seconds=max_wait_seconds)
         self.budget = budget if budget is not None else TokenBudget(cfg.max_tokens_per_run)
         self.on_wait = on_wait  # told "model 429, retrying in 2 s (1/5)" before each backoff
         self.on_long_wait = on_long_wait  # told the same for waits of LONG_WAIT_SECONDS or more
