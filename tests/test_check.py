@@ -265,3 +265,23 @@ def test_records_dir_that_is_a_file_stops_the_lock_with_its_key(tmp_path: Path) 
         f"cannot create the site lock in {tmp_path / '_data' / 'digest'}: {tmp_path / '_data'} is a file, "
         "not a folder; set site.records_dir in the config to a folder"
     )
+
+
+def test_notify_channels_are_checked_for_their_variables_without_sending(tmp_path: Path) -> None:
+    hook = "https://open.feishu.cn/open-apis/bot/v2/hook/secret-token-123"
+    with ArxivStandIn() as arxiv, ChatStandIn() as chat:
+        path = _config(tmp_path, arxiv, chat)
+        text = path.read_text(encoding="utf-8") + (
+            "notify:\n  channels:\n"
+            "    - {name: lab, kind: feishu, url_env: LAB_HOOK, secret_env: LAB_SECRET}\n"
+            "    - {name: bot, kind: telegram, token_env: BOT_TOKEN, chat_id: '42'}\n"
+        )
+        path.write_text(text, encoding="utf-8")
+        results = _checks(tmp_path, _env(DIGEST_TEST_KEY=KEY, LAB_HOOK=hook, BOT_TOKEN="t"))
+        lab, bot = _line(results, "notify lab"), _line(results, "notify bot")
+        assert not lab.ok and lab.line == "notify lab: LAB_SECRET not set"
+        assert "export LAB_SECRET" in lab.fix and "notify.channels[0]" in lab.fix
+        assert bot.ok and bot.line == "notify bot: telegram channel configured (BOT_TOKEN set)"
+        assert all(hook not in r.render() for r in results)  # a webhook URL is a secret: never shown
+        both = _checks(tmp_path, _env(DIGEST_TEST_KEY=KEY, LAB_HOOK=hook, LAB_SECRET="s", BOT_TOKEN="t"))
+        assert all(r.ok for r in both)

@@ -367,6 +367,11 @@ def test_provenance_line_wording() -> None:
     e.deep_read = e.deep_read.model_copy(update={"source": "pdf", "version": 1, "model": "deepseek-chat",
                                                  "at": "2026-12-01T00:50:00+00:00", "check": "clean"})
     assert provenance_line(e) == "解读依据：全文（PDF v1）· deepseek-chat · 2026-12-01 · 数字已核对"
+    # made at 23:30 UTC: the next day in the post's zone
+    late = e.model_copy(deep=True)
+    assert late.deep_read is not None
+    late.deep_read = late.deep_read.model_copy(update={"at": "2026-11-30T23:30:00+00:00"})
+    assert "· 2026-11-30 ·" in provenance_line(late) and "· 2026-12-01 ·" in provenance_line(late, "Asia/Shanghai")
     e.deep_read = e.deep_read.model_copy(update={"source": "html", "check": "marked", "unverified": ["4.87", "12"]})
     assert provenance_line(e) == "解读依据：全文（HTML v1）· deepseek-chat · 2026-12-01 · 含 2 处未核实数字"
     e.deep_read = e.deep_read.model_copy(update={"source": "", "version": 0, "model": "imported", "at": "",

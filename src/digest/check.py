@@ -7,7 +7,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
@@ -15,6 +15,9 @@ from . import USER_AGENT
 from .config import Config
 from .errors import ConfigError, DigestError
 from .fsutil import file_in_the_way
+
+if TYPE_CHECKING:
+    from .notify.config import Channel
 
 # A preflight should answer within a minute even when the configured timeouts are generous.
 CHECK_TIMEOUT_CAP = 20.0
@@ -253,4 +256,18 @@ def run_checks(
             ahttp.close()
 
     results += [check_folder(label, key, path) for label, key, path in _site_folders(cfg)]
+    results += [check_channel(n, ch, environ) for n, ch in enumerate(cfg.notify.channels)]
     return results
+
+
+def check_channel(n: int, channel: Channel, environ: Mapping[str, str]) -> Check:
+    """A notify channel's variables are set (nothing is sent: a preflight must not post to anyone's group)."""
+    names = [v for k, v in channel.__dict__.items() if k.endswith("_env") and isinstance(v, str)]
+    missing = [v for v in names if not environ.get(v, "").strip()]
+    label = f"notify {channel.name}"
+    if missing:
+        return Check(False, f"{label}: {', '.join(missing)} not set",
+                     f"export {missing[0]} (on GitHub Actions: a secret added to the Run step's env), "
+                     f"or fix notify.channels[{n}]")
+    said = f" ({', '.join(names)} set)" if names else ""
+    return Check(True, f"{label}: {channel.kind} channel configured{said}")

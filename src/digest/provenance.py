@@ -4,6 +4,8 @@ what the figure check found. Built from the record (TaskResult and Entry fields)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from .models import Entry, split_id
 
@@ -27,8 +29,18 @@ def _check_words(check: str, unverified: int) -> str:
     return "数字未核对"
 
 
-def provenance_line(entry: Entry) -> str:
-    """`解读依据：全文（PDF v1）· deepseek-chat · 2026-12-01 · 数字已核对`; "" without a deep read to vouch for."""
+def _local_date(at: str, zone: str) -> str:
+    """The date of an ISO time in the blog's zone (a read made at 23:30 UTC belongs to the next day in CST)."""
+    try:
+        return datetime.fromisoformat(at).astimezone(ZoneInfo(zone)).date().isoformat()
+    except (ValueError, KeyError):  # an unreadable time or zone: its own date, as written
+        return at[:10]
+
+
+def provenance_line(entry: Entry, zone: str = "UTC") -> str:
+    """`解读依据：全文（PDF v1）· deepseek-chat · 2026-12-01 · 数字已核对`; "" without a deep read to vouch for.
+
+    The date is the day the read was made, in `zone` (the post's time zone)."""
     d = entry.deep_read
     if d is None or d.status != "done":
         return ""
@@ -40,7 +52,7 @@ def provenance_line(entry: Entry) -> str:
     elif d.model:
         parts.append(d.model)
     if d.at:
-        parts.append(d.at[:10])
+        parts.append(_local_date(d.at, zone))
     parts.append(_check_words(d.check, len(d.unverified)))
     # A full-width bracket carries its own space: 全文（PDF v1）· deepseek-chat · ...
     return "".join(p if not i else ("· " if parts[i - 1].endswith("）") else " · ") + p for i, p in enumerate(parts))

@@ -220,7 +220,9 @@ def deep_read_state(entry: Entry) -> str:
     return "failed"
 
 
-def paper_card(entry: Entry, md: MarkdownIt, anchor: str, taxonomy: Taxonomy | None = None) -> PaperCard:
+def paper_card(
+    entry: Entry, md: MarkdownIt, anchor: str, taxonomy: Taxonomy | None = None, zone: str = "UTC"
+) -> PaperCard:
     """The page model of one paper, built from its record entry."""
     view = paper_view(entry)  # the same sanitized texts and placeholders the post shows
     deep = view["deep_read"]
@@ -242,14 +244,14 @@ def paper_card(entry: Entry, md: MarkdownIt, anchor: str, taxonomy: Taxonomy | N
         topics=[TopicChip(slug, taxonomy.label(slug) if taxonomy else slug) for slug in entry.topics],
         deep_read_state=state,
         entry=entry,
-        **_provenance_fields(entry),
+        **_provenance_fields(entry, zone),
     )
 
 
-def _provenance_fields(entry: Entry) -> dict[str, str]:
+def _provenance_fields(entry: Entry, zone: str) -> dict[str, str]:
     newer = new_version_note(entry)
     return {
-        "provenance": provenance_line(entry),
+        "provenance": provenance_line(entry, zone),
         "new_version_label": newer.label if newer else "",
         "new_version_url": _safe_url(newer.url) if newer else "",
     }
@@ -261,7 +263,8 @@ def day_page(record: DayRecord, md: MarkdownIt, title_template: str, taxonomy: T
     end = dt.datetime.fromisoformat(record.window.end)
     short, long = tz_labels(record.window.timezone, start)
     anchors = paper_anchors(record)
-    cards = [paper_card(entry, md, anchor, taxonomy) for entry, anchor in zip(record.papers, anchors, strict=True)]
+    zone = record.window.timezone
+    cards = [paper_card(e, md, anchor, taxonomy, zone) for e, anchor in zip(record.papers, anchors, strict=True)]
     name = post_path(Path(), record.date)
     return DayPage(
         date=record.date,
