@@ -309,7 +309,7 @@ def test_built_site_index_covers_posts_only(built_site: Path) -> None:
     for page in (b"/index.html", b"/archive.html", b"/topics/", b"/search/"):
         assert b'"url":"' + page not in fragments
     assert "语音识别".encode() in fragments  # the topic chip's label is indexed with the paper
-    assert b'"topic":["' in fragments  # and is a filter
+    assert '"主题":["'.encode() in fragments  # and is a filter, named as the search page shows it
 
 
 @pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")

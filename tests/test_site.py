@@ -409,7 +409,7 @@ def test_post_page_starts_with_a_table_of_contents_marking_unfinished_reads(tmp_
     assert 'href="../../../topics/sound/">' in items[3]
     # chips on each paper, as search filters; the TOC itself is left out of the index
     chips = re.findall(r'<p class="topics">(.*?)</p>', content)
-    assert len(chips) == 4 and all('data-pagefind-filter="topic"' in c for c in chips)
+    assert len(chips) == 4 and all('data-pagefind-filter="主题"' in c for c in chips)
     assert 'data-pagefind-ignore="all"' in html.split('<nav class="toc"', 1)[1].split(">", 1)[0]
     assert '<article class="post" data-pagefind-body>' in html and '<html lang="zh-CN">' in html
 
