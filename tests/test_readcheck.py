@@ -376,7 +376,10 @@ def test_provenance_line_wording() -> None:
     assert provenance_line(e) == "解读依据：全文（HTML v1）· deepseek-chat · 2026-12-01 · 含 2 处未核实数字"
     e.deep_read = e.deep_read.model_copy(update={"source": "", "version": 0, "model": "imported", "at": "",
                                                  "check": ""})
-    assert provenance_line(e) == "解读依据：来源未记录（v1）· 从旧文章导入 · 数字未核对"
+    assert provenance_line(e) == "解读依据：从旧文章导入（v1）· 数字未核对"
+    e.deep_read = e.deep_read.model_copy(update={"model": "some-model"})
+    assert provenance_line(e) == "解读依据：来源未记录（v1）· some-model · 数字未核对"
+    e.deep_read = e.deep_read.model_copy(update={"model": "imported"})
     assert new_version_note(e) is None
     e.new_version = "2601.00001v3"
     note = new_version_note(e)

@@ -45,11 +45,12 @@ def provenance_line(entry: Entry, zone: str = "UTC") -> str:
     if d is None or d.status != "done":
         return ""
     version = d.version or _version(entry.id)
-    source = _SOURCES[d.source].format(v=version) if d.source in _SOURCES else f"来源未记录（v{version}）"
+    if d.model == "imported":  # read by the old blog: what it read and which model are not known
+        source = f"从旧文章导入（v{version}）"
+    else:
+        source = _SOURCES[d.source].format(v=version) if d.source in _SOURCES else f"来源未记录（v{version}）"
     parts = [f"解读依据：{source}"]
-    if d.model == "imported":
-        parts.append("从旧文章导入")
-    elif d.model:
+    if d.model and d.model != "imported":
         parts.append(d.model)
     if d.at:
         parts.append(_local_date(d.at, zone))
