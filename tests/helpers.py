@@ -122,6 +122,18 @@ def write_config(site: Path, **sections: dict) -> Path:
     return path
 
 
+def write_standin_config(site: Path, arxiv, host, chat, **llm: object) -> Path:
+    """A config.yaml pointing every service at the stand-ins (submitted basis); `llm` adds or overrides llm keys."""
+    return write_config(
+        site,
+        arxiv={"api_url": arxiv.api_url, "listing_url": arxiv.listing_url,
+               "pdf_download_url": host.pdf_url, "html_download_url": host.html_url},
+        window={"basis": "submitted"},
+        llm={"base_url": chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
+             "max_retries": 3, "timeout_seconds": 20, **llm},
+    )
+
+
 def seed_answerer(record):
     """A chat stand-in answer function that replies with a seed's own Chinese texts, by paper title."""
     from digest.standins.chat_server import user_prompt

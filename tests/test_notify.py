@@ -9,17 +9,13 @@ import hashlib
 import hmac
 import json
 import shutil
-import socket
 import ssl
 import subprocess
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest.config import parse_config
 from digest.errors import ConfigError
@@ -30,6 +26,8 @@ from digest.notify.config import NotifyConfig
 from digest.notify.send import smtp_connector
 from digest.standins.base import Reply, Request, StandIn
 from helpers import make_entry, make_record
+from smtp_kit import free_port
+from smtp_kit import smtp_server as start_smtp
 
 NOW = datetime(2026, 1, 7, 1, 30, tzinfo=UTC)
 SITE = "https://example.org/blog"
@@ -100,51 +98,10 @@ class Receiver(StandIn):
         return [r for r in self.requests if r.path.strip("/").split("/")[0] == kind]
 
 
-class MailSink:
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], bytes]] = []
-        self.logins: list[tuple[bytes, bytes]] = []
-        self.tls: list[bool] = []  # per mail: was the session encrypted
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.mails.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-            self.tls.append(server.transport.get_extra_info("ssl_object") is not None)
-        return "250 Message accepted"
-
-    def authenticator(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-        assert isinstance(auth_data, LoginPassword)
-        with self.lock:
-            self.logins.append((auth_data.login, auth_data.password))
-        ok = auth_data.login == SMTP_USER.encode() and auth_data.password == SMTP_PASSWORD.encode()
-        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
-
-    def per_recipient(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for rcpts, _ in self.mails:
-            for r in rcpts:
-                counts[r] = counts.get(r, 0) + 1
-        return counts
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server():
-    sink = MailSink()
-    # A generous ready_timeout: a busy machine may be slow to start the server thread.
-    ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), authenticator=sink.authenticator,
-                     auth_require_tls=False, ready_timeout=60)
-    ctl.start()
-    try:
-        yield sink, ctl.port
-    finally:
-        ctl.stop()
+    with start_smtp(SMTP_USER, SMTP_PASSWORD) as server:
+        yield server
 
 
 @pytest.fixture
@@ -575,15 +532,11 @@ def test_tls_modes_with_login(cert, receiver, security):
     key, crt = cert
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(str(crt), str(key))
-    sink = MailSink()
     kwargs: dict[str, Any] = {"tls_context": server_ctx} if security == "starttls" else {"ssl_context": server_ctx}
     # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; implicit TLS is checked through session.ssl below.
-    ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), authenticator=sink.authenticator,
-                     auth_require_tls=security == "starttls", ready_timeout=60, **kwargs)
-    ctl.start()
-    try:
+    with start_smtp(SMTP_USER, SMTP_PASSWORD, auth_require_tls=security == "starttls", **kwargs) as (sink, port):
         client_ctx = ssl.create_default_context(cafile=str(crt))
-        cfg = parse_notify_config({"channels": [email_channel(ctl.port, security=security)]})
+        cfg = parse_notify_config({"channels": [email_channel(port, security=security)]})
         with httpx.Client() as http:
             o = notify_day(day_record(), cfg, environ=env_for(receiver), http=http, clock=clock,
                            smtp_factory=smtp_connector(client_ctx), site_url=SITE)
@@ -594,8 +547,6 @@ def test_tls_modes_with_login(cert, receiver, security):
         with httpx.Client() as http:
             bad = notify_day(day_record(), cfg, environ=env_for(receiver), http=http, clock=clock)
         assert list(bad.failed) == ["mail"] and "CERTIFICATE_VERIFY_FAILED" in bad.failed["mail"]
-    finally:
-        ctl.stop()
 
 
 

@@ -7,16 +7,12 @@ import email
 import email.policy
 import json
 import re
-import socket
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest.config import parse_config
 from digest.errors import ConfigError
@@ -31,6 +27,7 @@ from digest.standins.chat_server import ChatStandIn
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
 from helpers import digest_cli, make_entry, make_record, write_config
+from smtp_kit import smtp_server as start_smtp
 
 DAY = "2026-01-07"
 KEY = "sk-notify-wired-test-key-0000"
@@ -84,46 +81,10 @@ class Receiver(StandIn):
         return [r for r in self.requests if r.path.startswith(f"/{kind}/")]
 
 
-class MailSink:
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], bytes]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.mails.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 Message accepted"
-
-    def authenticator(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-        assert isinstance(auth_data, LoginPassword)
-        ok = auth_data.login == SMTP_USER.encode() and auth_data.password == SMTP_PASSWORD.encode()
-        return AuthResult(success=ok, handled=False)
-
-    def per_recipient(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for rcpts, _ in self.mails:
-            for r in rcpts:
-                counts[r] = counts.get(r, 0) + 1
-        return counts
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server():
-    sink = MailSink()
-    # A generous ready_timeout: a busy machine may be slow to start the server thread.
-    ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), authenticator=sink.authenticator,
-                     auth_require_tls=False, ready_timeout=60)
-    ctl.start()
-    try:
-        yield sink, ctl.port
-    finally:
-        ctl.stop()
+    with start_smtp(SMTP_USER, SMTP_PASSWORD) as server:
+        yield server
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from helpers import (
     seed_answerer,
     seed_files,
     seed_pdfs,
-    write_config,
+    write_standin_config,
 )
 
 KEY = TEST_KEY
@@ -50,14 +50,7 @@ class Site:
     def __enter__(self) -> Site:
         for s in (self.arxiv, self.host, self.chat):
             s.start()
-        write_config(
-            self.dir,
-            arxiv={"api_url": self.arxiv.api_url, "listing_url": self.arxiv.listing_url,
-                   "pdf_download_url": self.host.pdf_url, "html_download_url": self.host.html_url},
-            window={"basis": "submitted"},
-            llm={"base_url": self.chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
-                 "concurrency": self.concurrency, "max_retries": 3, "timeout_seconds": 20, **self.llm},
-        )
+        write_standin_config(self.dir, self.arxiv, self.host, self.chat, concurrency=self.concurrency, **self.llm)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,7 +23,16 @@ from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.chat_server import ChatStandIn, default_answer
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
-from helpers import TEST_KEY, assert_same_text, digest_cli, quiet_services, seed_answerer, seed_files, write_config
+from helpers import (
+    TEST_KEY,
+    assert_same_text,
+    digest_cli,
+    quiet_services,
+    seed_answerer,
+    seed_files,
+    write_config,
+    write_standin_config,
+)
 from test_run_enrich import Site
 
 DAY = date(2026, 1, 7)
@@ -62,14 +71,7 @@ class Day:
         return self
 
     def configure(self, **llm: object) -> None:
-        write_config(
-            self.dir,
-            arxiv={"api_url": self.arxiv.api_url, "listing_url": self.arxiv.listing_url,
-                   "pdf_download_url": self.host.pdf_url, "html_download_url": self.host.html_url},
-            window={"basis": "submitted"},
-            llm={"base_url": self.chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
-                 "max_retries": 3, "timeout_seconds": 20, **self.llm, **llm},
-        )
+        write_standin_config(self.dir, self.arxiv, self.host, self.chat, **{**self.llm, **llm})
 
     def __exit__(self, *exc: object) -> None:
         for s in (self.arxiv, self.host, self.chat):
