@@ -212,6 +212,27 @@ def test_invented_figures_are_asked_away_and_the_post_is_the_normal_one(tmp_path
         assert checks == {p.title: ("reasked" if p.title in chosen else "clean") for p in day.papers}
 
 
+def test_a_rerun_knows_every_title_of_the_day_not_only_the_papers_it_reads(tmp_path: Path) -> None:
+    with Day(tmp_path) as day:
+        late = day.papers[0]
+        del day.host.pdfs[late.id]  # its PDF is not there yet: the first run fails its deep read
+        assert day.run().stats.failed == 1
+        day.host.put(late.id, _pdf(0))
+        other = day.papers[5].title
+        wrong = _read(0).replace("编织共振编码器", f"本文即《{other}》提出的编码器")
+
+        def answer(req: dict) -> str:
+            return wrong if is_deep_read(req) and f"论文标题：{late.title}\n" in user_prompt(req) else day._answer(req)
+
+        day.chat.answer(answer)
+        before = len(day.deep_calls())
+        out = day.run()  # only the late paper is read now; the other ten are done
+        assert len(day.deep_calls()) == before + 2  # asked again, naming the other paper
+        assert other in day.deep_calls(late.title)[-1]["messages"][-1]["content"]
+        assert out.stats.failed == 1 and f"本文即《{other}》" not in day.post  # the wrong read is not published
+        assert f"解读写的是另一篇论文《{other}》" in out.failures[0][1]
+
+
 def test_invented_again_is_marked_in_the_post_and_listed_in_the_record(tmp_path: Path) -> None:
     with Day(tmp_path) as day:
         chosen = [p.title for p in day.papers[:INVENT]]

@@ -9,7 +9,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -419,11 +419,13 @@ async def enrich(
     budget: TokenBudget | None = None,
     on_stage: Callable[[str], None] | None = None,
     into: EnrichStats | None = None,
+    titles: Sequence[str] = (),
 ) -> EnrichStats:
     """Fill in the papers' missing task results in place; raises ModelAuthError to stop the run.
 
     `budget` is the run's token budget (shared by its days); `on_stage` hears "downloads", "translations" or
-    "deep reads" each time one of them finishes (cached and deferred ones included).
+    "deep reads" each time one of them finishes (cached and deferred ones included). `titles`: the day's papers, so
+    a read about any other one of them is caught even when only some papers are enriched.
     """
     from .fulltext import FullTextFetcher
     from .llm import TaskRunner
@@ -459,7 +461,8 @@ async def enrich(
     gate = _Gate(translations, runner.budget.limited)
 
     async def one(entry: Entry, texts: _Texts) -> None:
-        others = [e.title for e in entries if e is not entry]
+        # A read about any other paper of the day is a read of the wrong paper, not only one enriched now.
+        others = [t for t in dict.fromkeys([*titles, *(e.title for e in entries)]) if t != entry.title]
         await _enrich_entry(entry, left[entry.id], runner, cache, texts, services, gate, on_stage, others, stats)
         entry.status = entry_status(entry)  # type: ignore[assignment]
         if on_progress is not None:
@@ -546,6 +549,7 @@ def enrich_day(
         checkpoint = _Checkpoint(cfg, record, rep, len(plan.todo))
         try:
             asyncio.run(enrich(cfg, services, plan.todo, model, force=force, env=env, on_progress=checkpoint,
+                               titles=[e.title for e in record.papers],
                                budget=budget, on_stage=advance, into=stats))
         except ModelAuthError as exc:
             return stats, str(exc)
