@@ -291,7 +291,7 @@ def build(ctx: Context, out: Path, url: str | None, no_search: bool) -> int:
 @main.command()
 @_common
 def check(ctx: Context) -> int:
-    """Preflight for unattended runs: config, key, model service, arXiv, folders; exit 1 if any check fails."""
+    """Preflight for unattended runs: config, keys, model services, arXiv, folders, channels; exit 1 if any fails."""
     from .check import run_checks
 
     services = ctx.services()
