@@ -51,8 +51,10 @@ def make_cfg(host: PdfHost, **fulltext) -> Config:
     )
 
 
-def fetch(cfg: Config, cache: Path, *ids: str) -> tuple[list[FullText | FullTextError], FullTextFetcher, list[float]]:
-    """Run get() for each id with a real httpx client; sleeps are recorded, not slept."""
+def fetch(
+    cfg: Config, cache: Path, *ids: str, waits: list[str] | None = None
+) -> tuple[list[FullText | FullTextError], FullTextFetcher, list[float]]:
+    """Run get() for each id with a real httpx client; sleeps are recorded, not slept; wait lines go to `waits`."""
     sleeps: list[float] = []
 
     async def no_sleep(s: float) -> None:
@@ -60,7 +62,8 @@ def fetch(cfg: Config, cache: Path, *ids: str) -> tuple[list[FullText | FullText
 
     async def main():
         async with httpx.AsyncClient() as http:
-            fetcher = FullTextFetcher(cfg, http, cache, sleep=no_sleep)
+            tell = waits.append if waits is not None else None
+            fetcher = FullTextFetcher(cfg, http, cache, sleep=no_sleep, on_wait=tell, on_long_wait=tell)
             out: list[FullText | FullTextError] = []
             try:
                 for pid in ids:
@@ -236,10 +239,14 @@ def test_404_not_retried_and_reason_says_retry(host: PdfHost, tmp_path: Path) ->
 def test_500_then_success(host: PdfHost, paper_pdf: bytes, tmp_path: Path) -> None:
     host.put(PID, paper_pdf)
     host.fail_next(Reply(500, b"oops"), Reply(503, b"busy"))
-    (ok,), _, sleeps = fetch(make_cfg(host, max_retries=3), tmp_path, PID)
+    waits: list[str] = []
+    (ok,), _, sleeps = fetch(make_cfg(host, max_retries=3), tmp_path, PID, waits=waits)
     assert isinstance(ok, FullText)
     assert host.pdf_requests(PID) == 3
     assert sleeps == [1.0, 2.0]  # exponential backoff
+    # each wait is told as it starts: what failed, how long, which try of how many
+    url = f"{host.pdf_url.format(id=PID)}"
+    assert waits == [f"PDF {url}: 500, retrying in 1 s (1/3)", f"PDF {url}: 503, retrying in 2 s (2/3)"]
 
 
 def test_5xx_beyond_retry_budget(host: PdfHost, tmp_path: Path) -> None:

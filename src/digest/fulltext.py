@@ -19,7 +19,7 @@ from . import USER_AGENT
 from .config import Config
 from .fsutil import atomic_write_bytes, safe_file_name
 from .models import RETRY_NOTE
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import LONG_WAIT_SECONDS, RetryPolicy, retry_after_seconds
 from .textworker import TextWorker, WorkerCrashed, WorkerTimedOut
 
 if TYPE_CHECKING:
@@ -806,9 +806,12 @@ def html_to_text(data: bytes, max_chars: int) -> tuple[str, int, list[str]]:
 class _Fail(Exception):
     """One download attempt failed; `retry` says whether another attempt may help."""
 
-    def __init__(self, problem: str, *, retry: bool, retryable: bool = True, retry_after: float | None = None) -> None:
+    def __init__(
+        self, problem: str, *, retry: bool, retryable: bool = True, retry_after: float | None = None, label: str = ""
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
+        self.label = label  # what a wait line says the host did: "503", "timeout", "connection failed (…)"
         self.retry = retry
         self.retryable = retryable
         self.retry_after = retry_after  # the host's Retry-After, read by the retry policy
@@ -826,8 +829,12 @@ class FullTextFetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff_seconds: float = 1.0,
         worker: TextWorker | None = None,
+        on_wait: Callable[[str], None] | None = None,
+        on_long_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.on_wait = on_wait  # told "PDF <url>: 503, retrying in 2 s (1/3)" before each backoff
+        self.on_long_wait = on_long_wait  # told the same for waits of LONG_WAIT_SECONDS or more
         self.http = http
         # httpx follows redirects; a loop must end after MAX_REDIRECTS hops whoever built the client.
         http.max_redirects = min(http.max_redirects, MAX_REDIRECTS)
@@ -911,12 +918,22 @@ class FullTextFetcher:
         """GET with retries and backoff on 5xx/timeouts/connection errors; no retry on 4xx."""
         retries = self.cfg.fulltext.max_retries
         policy = RetryPolicy(retries + 1, self.backoff_seconds, max_wait_seconds=RETRY_WAIT_CAP_SECONDS)
+        tries = [0]
+
+        def waited(exc: BaseException, seconds: float) -> None:
+            tries[0] += 1
+            tell = self.on_long_wait if seconds >= LONG_WAIT_SECONDS and self.on_long_wait else self.on_wait
+            if tell is not None:
+                label = exc.label if isinstance(exc, _Fail) and exc.label else str(exc)
+                tell(f"{what} {url}: {label}, retrying in {seconds:.3g} s ({tries[0]}/{retries})")
+
         async with self._sem:
             try:
                 data = await policy.acall(
                     lambda: self._attempt(url, what),
                     retry_if=lambda exc: isinstance(exc, _Fail) and exc.retry,
                     sleep=self.sleep,
+                    on_retry=waited,
                 )
             except _Fail as last:
                 note = f"，已重试 {retries} 次" if last.retry and retries else ""
@@ -933,9 +950,10 @@ class FullTextFetcher:
         except httpx.TooManyRedirects:
             raise _Fail(f"{what} 链接重定向超过 {MAX_REDIRECTS} 次（可能是重定向循环）", retry=False) from None
         except httpx.TimeoutException:
-            raise _Fail(f"{what} 下载超时（{timeout:g} 秒）", retry=True) from None
+            raise _Fail(f"{what} 下载超时（{timeout:g} 秒）", retry=True, label="timeout") from None
         except httpx.TransportError as exc:
-            raise _Fail(f"{what} 下载连接失败（{type(exc).__name__}）", retry=True) from None
+            raise _Fail(f"{what} 下载连接失败（{type(exc).__name__}）", retry=True,
+                        label=f"connection failed ({type(exc).__name__})") from None
 
     async def _body(self, resp: httpx.Response, what: str) -> bytes:
         status = resp.status_code
@@ -945,7 +963,7 @@ class FullTextFetcher:
             raise _Fail(f"{what} 下载被拒绝（HTTP {status}）", retry=False)
         if status == 429 or status >= 500:
             wait = retry_after_seconds(resp.headers.get("retry-after"))
-            raise _Fail(f"{what} 下载失败（HTTP {status}）", retry=True, retry_after=wait)
+            raise _Fail(f"{what} 下载失败（HTTP {status}）", retry=True, retry_after=wait, label=str(status))
         if status != 200:
             raise _Fail(f"{what} 下载失败（HTTP {status}）", retry=False)
         mb = f"{self.cfg.fulltext.max_pdf_mb:g}"

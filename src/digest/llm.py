@@ -16,7 +16,7 @@ from .budget import TokenBudget
 from .config import LLMConfig
 from .model import BadAnswer, Completion, FatalModelError, Messages, Model, ModelError, RateLimited, Unreachable
 from .models import RETRY_NOTE, Entry, TaskResult
-from .retry import RetryPolicy
+from .retry import LONG_WAIT_SECONDS, RetryPolicy
 from .tasks import Verification, verifier
 from .tasks.deep_read import check_deep_read
 from .tasks.translate import check_translation
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskRunner", "check_deep_read", "check_translation", "clean_answer", "cjk_share", "prompt_hash"]
 
-
-LONG_WAIT_SECONDS = 10.0
 
 
 def _utc_now() -> datetime:

@@ -472,7 +472,8 @@ async def enrich(
     async with httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT}, timeout=cfg.fulltext.timeout_seconds
     ) as http:
-        fetcher = FullTextFetcher(cfg, http, cfg.cache_dir, sleep=services.async_sleep)
+        fetcher = FullTextFetcher(cfg, http, cfg.cache_dir, sleep=services.async_sleep,
+                                  on_wait=services.reporter.detail, on_long_wait=services.reporter.info)
         texts = _Texts(fetcher, len(entries))
         try:
             async with asyncio.TaskGroup() as group:

@@ -13,6 +13,9 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 T = TypeVar("T")
 
+# A wait this long looks like a hang when nothing is printed: the runs always show it (shorter ones with -v).
+LONG_WAIT_SECONDS = 10.0
+
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header (seconds or HTTP date); None when absent or unreadable."""
