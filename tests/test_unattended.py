@@ -17,7 +17,7 @@ from digest.config import load_config
 from digest.importer import parse_post
 from digest.model import Completion, ModelChain, Provider, ServiceUnreachable, Unreachable
 from digest.models import DayRecord
-from digest.pipeline import DayOutcome, Services, run_days
+from digest.pipeline import DayOutcome, Services, plural, run_days, summary_lines
 from digest.render import DEEP_READ_DEFERRED, render_post, template_env
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.chat_server import ChatStandIn, default_answer
@@ -369,6 +369,9 @@ def test_a_provider_serving_four_calls_at_once_gets_few_429s(tmp_path: Path) -> 
         assert len(chat.calls) == 40
         assert chat.parallel_rejections <= 12
         assert chat.peak_in_flight == 4
+        # the record and the summary say how often the provider pushed back
+        assert out.stats.rate_limited == chat.parallel_rejections > 0
+        assert f"; {plural(chat.parallel_rejections, 'answer')} of 429)" in summary_lines(out)[0]
 
 
 # ---------------------------------------------------------------- 6. reporting

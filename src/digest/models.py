@@ -242,6 +242,7 @@ class RunStats(_Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     downloads: int = 0
+    rate_limited: int = 0  # model answers of 429 (the adaptive limit shrank on each)
     deferred: int = 0  # deep reads left for the next run (token budget)
     token_budget: int | None = None  # llm.max_tokens_per_run at the time
     cost: float | None = None  # in `currency`, when prices are configured

@@ -600,6 +600,7 @@ def publish_day(
         reads_reasked=stats.reads_reasked,
         reads_marked=stats.reads_marked,
         deferred=sum(1 for e in record.papers for r in e.results.values() if r.status == "deferred"),
+        rate_limited=stats.rate_limited,
         token_budget=budget,
         cost=cfg.llm.cost(stats.prompt_tokens, stats.completion_tokens),
         currency=cfg.llm.currency if cfg.llm.price_per_million_input is not None else "",
@@ -639,6 +640,8 @@ def summary_lines(o: DayOutcome) -> list[str]:
     tokens = f"{s.prompt_tokens} prompt + {s.completion_tokens} completion tokens"
     if s.token_budget is not None:
         tokens += f" of a {s.token_budget} budget"
+    if s.rate_limited:  # the provider serves fewer calls at once than llm.concurrency
+        tokens += f"; {plural(s.rate_limited, 'answer')} of 429"
     cost = f" | cost {s.cost:.4f} {s.currency}".rstrip() if s.cost is not None else ""
     deferred = f" | deferred {s.deferred}" if s.deferred else ""
     lines = [
