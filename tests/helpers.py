@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
+import http.server
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,13 +127,13 @@ def write_config(site: Path, **sections: dict) -> Path:
     return path
 
 
-def write_standin_config(site: Path, arxiv, host, chat, **llm: object) -> Path:
-    """A config.yaml pointing every service at the stand-ins (submitted basis); `llm` adds or overrides llm keys."""
+def write_standin_config(site: Path, arxiv, host, chat, *, basis: str = "submitted", **llm: object) -> Path:
+    """A config.yaml pointing every service at the stand-ins; `llm` adds or overrides llm keys."""
     return write_config(
         site,
         arxiv={"api_url": arxiv.api_url, "listing_url": arxiv.listing_url,
                "pdf_download_url": host.pdf_url, "html_download_url": host.html_url},
-        window={"basis": "submitted"},
+        window={"basis": basis},
         llm={"base_url": chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
              "max_retries": 3, "timeout_seconds": 20, **llm},
     )
@@ -254,3 +259,21 @@ def quiet_services(**kw):
     kw.setdefault("reporter", Reporter(verbose=True, stream=io.StringIO()))
     kw.setdefault("async_sleep", no_sleep)
     return Services(**kw)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve a built site's folder over HTTP on 127.0.0.1 (a static host); yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import functools
-import http.server
 import json
 import os
 import queue
@@ -26,7 +24,7 @@ import pytest
 
 from digest.records import write_record
 from digest.site import build_site
-from helpers import seed_files
+from helpers import seed_files, serve_folder
 from test_site import hostile_record, import_into
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -180,11 +178,6 @@ class Page:
         path.write_bytes(base64.b64decode(data))
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass
-
-
 @pytest.fixture(scope="module")
 def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser-site")
@@ -194,14 +187,8 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     write_record(records, hostile_record())
     out = root / "_site"
     build_site(records, out, search=True)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(out)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(out) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

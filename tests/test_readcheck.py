@@ -29,7 +29,7 @@ from digest.standins.chat_server import (
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf_stating
 from digest.tasks import get
-from helpers import FakeModel, make_entry, quiet_services, write_config, write_standin_config
+from helpers import FakeModel, make_entry, quiet_services, write_standin_config
 
 SOURCE = "On the marsh chorus benchmark the error rate falls from 9.6% to 4.3% over 120 recordings."
 CLEAN = "1)  \n- 背景：旧方法不稳。\n\n2)  \n- 方法：编织编码器。\n\n3)  \n- 结果：错误率从 9.6% 降到 4.3%，相对降低 55.2%，共 120 段录音。"
@@ -308,13 +308,9 @@ class Replacement:
     def __enter__(self) -> Replacement:
         for s in (self.arxiv, self.host, self.chat):
             s.start()
-        write_config(
-            self.dir,
-            arxiv={"api_url": self.arxiv.api_url, "listing_url": self.arxiv.listing_url,
-                   "pdf_download_url": self.host.pdf_url, "html_download_url": self.host.html_url},
-            llm={"base_url": self.chat.base_url, "api_key_env": "DIGEST_TEST_KEY", "model": "stand-in",
-                 "max_retries": 1, "timeout_seconds": 20, **self.llm},
-        )
+        # announced basis: the run reads the listing feed, where replacements are announced
+        write_standin_config(self.dir, self.arxiv, self.host, self.chat, basis="announced",
+                             **{"max_retries": 1, **self.llm})
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from digest.search import (
     search_page_url,
     segments_chinese,
 )
+from helpers import serve_folder
 
 NODE = shutil.which("node")
 
@@ -68,14 +66,19 @@ def small_site(root: Path) -> Path:
     return site
 
 
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def need_extended_pagefind() -> None:
+    """Skip unless the extended Pagefind binary (the one that splits Chinese into words) is installed."""
     try:
         binary = pagefind_binary()
     except DigestError as exc:
         pytest.skip(str(exc))
     if not segments_chinese(binary):
         pytest.skip(f"{binary} is not the extended Pagefind build")
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need_extended_pagefind()
     site = small_site(tmp_path_factory.mktemp("search"))
     result = build_search_index(site)
     assert result.pages == 2
@@ -109,20 +112,8 @@ def _gunzip(path: Path) -> bytes:
 
 @pytest.fixture(scope="module")
 def served(indexed: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(indexed))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
+    with serve_folder(indexed) as base:
+        yield base
 
 
 QUERY_JS = """
@@ -180,12 +171,7 @@ def test_a_term_on_no_page_finds_nothing(indexed: Path, served: str, tmp_path: P
 
 
 def test_rebuild_replaces_the_old_bundle(tmp_path: Path) -> None:
-    try:
-        binary = pagefind_binary()
-    except DigestError as exc:
-        pytest.skip(str(exc))
-    if not segments_chinese(binary):
-        pytest.skip("needs the extended Pagefind build")
+    need_extended_pagefind()
     site = small_site(tmp_path)
     build_search_index(site)
     stale = site / BUNDLE_DIR / "fragment" / "zh-cn_stale.pf_fragment"
@@ -279,12 +265,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from digest.site import build_site
     from helpers import make_entry, make_record
 
-    try:
-        binary = pagefind_binary()
-    except DigestError as exc:
-        pytest.skip(str(exc))
-    if not segments_chinese(binary):
-        pytest.skip(f"{binary} is not the extended Pagefind build")
+    need_extended_pagefind()
     root = tmp_path_factory.mktemp("built")
     records = root / "records"
     write_record(records, make_record([
@@ -325,15 +306,8 @@ def test_built_site_index_covers_posts_only(built_site: Path) -> None:
 def test_built_site_finds_papers_by_chinese_and_english_terms(
     built_site: Path, tmp_path: Path, term: str, page: str, anchor: str
 ) -> None:
-    handler = functools.partial(_QuietHandler, directory=str(built_site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+    with serve_folder(built_site) as base:
         results = run_query(built_site, base, term, tmp_path)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [r["url"] for r in results] == [f"{base}{page}"]
     subs = results[0]["subs"]
     assert isinstance(subs, list) and f"{base}{page}#{anchor}" in subs

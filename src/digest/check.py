@@ -262,7 +262,7 @@ def run_checks(
 
 def check_channel(n: int, channel: Channel, environ: Mapping[str, str]) -> Check:
     """A notify channel's variables are set (nothing is sent: a preflight must not post to anyone's group)."""
-    names = [v for k, v in channel.__dict__.items() if k.endswith("_env") and isinstance(v, str)]
+    names = list(channel.env_names().values())
     missing = [v for v in names if not environ.get(v, "").strip()]
     label = f"notify {channel.name}"
     if missing:

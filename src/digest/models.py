@@ -29,6 +29,14 @@ def split_id(arxiv_id: str) -> tuple[str, int | None]:
     return m.group("base"), int(v) if v else None
 
 
+def version_of(arxiv_id: str) -> int:
+    """The version an id names (1 when it names none, or is not an arXiv id: an imported post's odd id)."""
+    try:
+        return split_id(arxiv_id)[1] or 1
+    except ValueError:
+        return 1
+
+
 @dataclass(frozen=True)
 class Paper:
     """One paper as arXiv describes it, in the form every later stage uses."""

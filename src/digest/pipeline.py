@@ -36,6 +36,7 @@ from .models import (
     Window,
     WindowInfo,
     split_id,
+    version_of,
 )
 from .posts import lock_path, save_record
 from .publish import Publisher, publish_record
@@ -365,7 +366,7 @@ async def _enrich_entry(
             result = await runner.run(task, entry, text, others=others or ())
             if result is not None:
                 if source:  # provenance of a reading task: what it read, and which version
-                    result = result.model_copy(update={"source": source, "version": split_id(entry.id)[1] or 1})
+                    result = result.model_copy(update={"source": source, "version": version_of(entry.id)})
                 if stats is not None:
                     stats.count_check(result)
                 _keep(entry, task.name, result)
@@ -794,13 +795,6 @@ def _notify(cfg: Config, record: DayRecord | None, services: Services) -> None:
 REPLACED = ("replace", "replace-cross")
 
 
-def _version_of(arxiv_id: str) -> int:
-    try:
-        return split_id(arxiv_id)[1] or 1
-    except ValueError:
-        return 1
-
-
 def note_new_versions(
     cfg: Config,
     services: Services,
@@ -830,7 +824,7 @@ def note_new_versions(
         day = posted.day_of(base)
         if day is not None:
             known = days.setdefault(day, {}).get(base)
-            if known is None or version > _version_of(known):
+            if known is None or version > version_of(known):
                 days[day][base] = arxiv_id
     changed: list[str] = []
     for day, newest in sorted(days.items()):
@@ -841,10 +835,10 @@ def note_new_versions(
         again: list[tuple[Entry, Entry]] = []
         for e in record.papers:
             new_id = newest.get(e.base_id)
-            if new_id is None or _version_of(new_id) <= _version_of(e.id):
+            if new_id is None or version_of(new_id) <= version_of(e.id):
                 continue
-            v = _version_of(new_id)
-            if not e.new_version or v > _version_of(e.new_version):
+            v = version_of(new_id)
+            if not e.new_version or v > version_of(e.new_version):
                 e.new_version, e.new_version_at = new_id, at
                 services.reporter.info(f"{day}: arXiv announced {new_id} of a paper posted that day")
             d = e.deep_read

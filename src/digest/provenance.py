@@ -7,16 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .models import Entry, split_id
+from .models import Entry, version_of
 
 _SOURCES = {"pdf": "全文（PDF v{v}）", "html": "全文（HTML v{v}）", "abstract": "仅摘要（v{v}）"}
-
-
-def _version(arxiv_id: str) -> int:
-    try:
-        return split_id(arxiv_id)[1] or 1
-    except ValueError:
-        return 1
 
 
 def _check_words(check: str, unverified: int) -> str:
@@ -44,7 +37,7 @@ def provenance_line(entry: Entry, zone: str = "UTC") -> str:
     d = entry.deep_read
     if d is None or d.status != "done":
         return ""
-    version = d.version or _version(entry.id)
+    version = d.version or version_of(entry.id)
     if d.model == "imported":  # read by the old blog: what it read and which model are not known
         source = f"从旧文章导入（v{version}）"
     else:
@@ -71,7 +64,7 @@ def new_version_note(entry: Entry) -> NewVersion | None:
     """What the page says about a newer version of a posted paper; None when none was announced."""
     if not entry.new_version:
         return None
-    v = _version(entry.new_version)
+    v = version_of(entry.new_version)
     url = entry.abs_url.replace(entry.id, entry.new_version) if entry.id in entry.abs_url else entry.abs_url
     d = entry.deep_read
     if d is not None and d.status == "done" and d.version >= v:

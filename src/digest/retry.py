@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -58,14 +58,24 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome is not None else None
         return self.delay(state.attempt_number - 1, getattr(exc, "retry_after", None))
 
-    def _notify(self, on_retry: Callable[[BaseException, float], None] | None) -> Callable[[RetryCallState], None]:
+    def _settings(
+        self, retry_if: Callable[[BaseException], bool], on_retry: Callable[[BaseException, float], None] | None
+    ) -> dict[str, Any]:
+        """What the sync and the async tenacity loops share: stop, wait, which errors retry, the wait callback."""
+
         def before_sleep(state: RetryCallState) -> None:
             if on_retry is not None and state.outcome is not None and state.next_action is not None:
                 exc = state.outcome.exception()
                 assert exc is not None
                 on_retry(exc, state.next_action.sleep)
 
-        return before_sleep
+        return {
+            "stop": stop_after_attempt(max(1, self.attempts)),
+            "wait": self._wait,
+            "retry": retry_if_exception(retry_if),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
 
     def call(
         self,
@@ -76,15 +86,7 @@ class RetryPolicy:
         on_retry: Callable[[BaseException, float], None] | None = None,
     ) -> T:
         """Call fn until it returns, raises what retry_if refuses, or the attempts run out (then the last error)."""
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.attempts)),
-            wait=self._wait,
-            retry=retry_if_exception(retry_if),
-            sleep=sleep,
-            before_sleep=self._notify(on_retry),
-            reraise=True,
-        )
-        return retrying(fn)
+        return Retrying(sleep=sleep, **self._settings(retry_if, on_retry))(fn)
 
     async def acall(
         self,
@@ -95,14 +97,7 @@ class RetryPolicy:
         on_retry: Callable[[BaseException, float], None] | None = None,
     ) -> T:
         """The async form of call()."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(1, self.attempts)),
-            wait=self._wait,
-            retry=retry_if_exception(retry_if),
-            sleep=sleep,
-            before_sleep=self._notify(on_retry),
-            reraise=True,
-        )
+        retrying = AsyncRetrying(sleep=sleep, **self._settings(retry_if, on_retry))
 
         async def attempt() -> T:
             # tenacity awaits only what a coroutine function returns: a lambda's coroutine must be awaited here.

@@ -7,6 +7,7 @@ recomputed for the whole archive.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -310,6 +311,12 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             raise ConfigError(f"{path}: topics file not found; fix site.topics_file or remove it") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the topics file ({exc}); check the file") from None
+    return _parsed(text, source)
+
+
+# A run loads the taxonomy for every day it publishes and notifies (~65 ms a parse): same text, same taxonomy.
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, source: str) -> Taxonomy:
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:

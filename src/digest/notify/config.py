@@ -60,14 +60,17 @@ class _Channel(_Model):
             raise ValueError("expected non-empty keywords, got an empty one")
         return [k.strip() for k in v]
 
+    def env_names(self) -> dict[str, str]:
+        """The channel's `*_env` keys that are set -> the names of the environment variables they name."""
+        return {k: v for k, v in self.__dict__.items() if k.endswith("_env") and isinstance(v, str)}
+
     def secret_envs(self) -> list[str]:
         """Names of the variables holding this channel's secrets (their values are redacted everywhere).
 
         The SMTP user name is read from the environment too but is no secret (often the From address itself):
         redacting it would blank out the sender in previews and messages.
         """
-        fields = self.__dict__.items()
-        return [v for k, v in fields if k.endswith("_env") and k != "username_env" and isinstance(v, str)]
+        return [v for k, v in self.env_names().items() if k != "username_env"]
 
 
 class EmailChannel(_Channel):
