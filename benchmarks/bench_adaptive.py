@@ -22,8 +22,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from digest.adaptive import AdaptiveLimiter  # noqa: E402
-from digest.arxiv import retry_after_seconds  # noqa: E402
+from digest.enrich.limiter import AdaptiveLimiter  # noqa: E402
+from digest.fetch.arxiv import retry_after_seconds  # noqa: E402
 from digest.standins.chat_server import ChatStandIn  # noqa: E402
 
 

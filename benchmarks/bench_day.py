@@ -35,8 +35,8 @@ from common import (  # noqa: E402
     write_config,
 )
 
-from digest.arxiv import ArxivClient  # noqa: E402
-from digest.config import ArxivConfig  # noqa: E402
+from digest.core.config import ArxivConfig  # noqa: E402
+from digest.fetch.arxiv import ArxivClient  # noqa: E402
 from digest.standins.arxiv_server import ArxivStandIn  # noqa: E402
 from digest.standins.chat_server import ChatStandIn  # noqa: E402
 from digest.standins.pdf_host import PdfHost  # noqa: E402

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from digest.figures import Figure, check_read, extract_figures  # noqa: E402
+from digest.enrich.figures import Figure, check_read, extract_figures  # noqa: E402
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pdfs"
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -163,7 +163,7 @@ def real_sources(max_chars: int = 60000) -> list[tuple[str, str]]:
     """(name, prepared text) of the real papers, or nothing when realdata is absent."""
     if not REALDATA.is_dir():
         return []
-    from digest.fulltext import pdf_to_text
+    from digest.enrich.fulltext import pdf_to_text
 
     out = []
     for pdf in sorted(REALDATA.glob("*.pdf")):
@@ -205,7 +205,7 @@ def real_case(rng: random.Random, text: str) -> list[str]:
 
 def seed_days(*, complete: bool = True) -> list[tuple[str, object]]:
     """(file name, record) of the seed posts (complete: only those whose deep reads all succeeded)."""
-    from digest.importer import parse_post
+    from digest.publish.importer import parse_post
 
     out = []
     for seed in sorted(SEEDS.glob("*.md")) if SEEDS.is_dir() else []:
@@ -218,8 +218,8 @@ def seed_days(*, complete: bool = True) -> list[tuple[str, object]]:
 
 def seed_set(rng: random.Random, invented: int) -> Tally:
     """Each seed read against the prepared text of a stand-in PDF stating its figures; invented sentences added."""
-    from digest.figures import stated_numbers
-    from digest.fulltext import pdf_to_text
+    from digest.enrich.figures import stated_numbers
+    from digest.enrich.fulltext import pdf_to_text
     from digest.standins.pdfgen import make_paper_pdf_stating
 
     tally = Tally("seed reads")
@@ -246,8 +246,8 @@ def standin_runs() -> list[dict[str, object]]:
 
     from common import DUMMY_KEY, DUMMY_KEY_ENV, run_cli, write_config
 
-    from digest.figures import UNVERIFIED, stated_numbers
-    from digest.records import write_record
+    from digest.core.store import write_record
+    from digest.enrich.figures import UNVERIFIED, stated_numbers
     from digest.standins.arxiv_server import ArxivStandIn, make_paper
     from digest.standins.chat_server import INVENTED_SENTENCE, ChatStandIn, is_deep_read, is_reask, user_prompt
     from digest.standins.pdf_host import PdfHost
@@ -281,7 +281,7 @@ def standin_runs() -> list[dict[str, object]]:
                     ChatStandIn(answer) as chat:
                 site = Path(tmp)
                 if dup:
-                    from digest.models import Counts, DayRecord, Entry, WindowInfo
+                    from digest.core.record import Counts, DayRecord, Entry, WindowInfo
 
                     prev = (end - timedelta(days=1)).date().isoformat()
                     write_record(site / "_data" / "digest", DayRecord(

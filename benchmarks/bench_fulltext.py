@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Report, paper_pdf, print_table  # noqa: E402
 
-from digest.fulltext import extract_pdf_text, prepare_text  # noqa: E402
+from digest.enrich.fulltext import extract_pdf_text, prepare_text  # noqa: E402
 from digest.standins.pdfgen import METHOD_MARKER, REFERENCE_MARKER, RESULTS_MARKER  # noqa: E402
 
 TARGET_PAGES_PER_SECOND = 50.0

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from digest.fulltext import _Section, _split_sections, extract_pdf_text, prepare_text
+from digest.enrich.fulltext import _Section, _split_sections, extract_pdf_text, prepare_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = ROOT.parent / "shared" / "realdata" / "pdfs"

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import yaml
 
-from digest.importer import parse_post
-from digest.records import read_record, record_days, record_path, write_record
-from digest.topics import entry_topics, load_taxonomy
+from digest.core.store import read_record, record_days, record_path, write_record
+from digest.enrich.topics import entry_topics, load_taxonomy
+from digest.publish.importer import parse_post
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from digest.topics import classify, load_taxonomy
+from digest.enrich.topics import classify, load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "topics_labelled.yaml"

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from common import DUMMY_KEY, DUMMY_KEY_ENV, paper_pdf, papers_in_day, run_cli, temp_site, write_config  # noqa: E402
 
-from digest.models import DayRecord  # noqa: E402
+from digest.core.record import DayRecord  # noqa: E402
 from digest.standins.arxiv_server import ArxivStandIn  # noqa: E402
 from digest.standins.chat_server import ChatStandIn  # noqa: E402
 from digest.standins.pdf_host import PdfHost  # noqa: E402

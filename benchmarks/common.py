@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from digest.models import Paper
+from digest.core.record import Paper
 from digest.standins.arxiv_server import make_paper
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Print the README's configuration table from the schema in digest.config (one row per key).
+"""Print the README's configuration table from the schema in digest.core.config (one row per key).
 
     python scripts/config_table.py            # print the Markdown table
     python scripts/config_table.py --check    # exit 1 if README.md's table differs from it
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from digest.config import Config
+from digest.core.config import Config
 
 HEADER = ["| key | default | meaning |", "|---|---|---|"]
 README = Path(__file__).resolve().parent.parent / "README.md"

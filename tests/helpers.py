@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.models import Counts, DayRecord, Entry, TaskResult, WindowInfo
+from digest.core.record import Counts, DayRecord, Entry, TaskResult, WindowInfo
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 # DIGEST_SEEDS_DIR lets a test run the suite as a fresh clone would (no ../shared beside it).
@@ -94,7 +94,7 @@ def seed_day(seed: Path):
     """
     from datetime import datetime, timedelta
 
-    from digest.importer import parse_post
+    from digest.publish.importer import parse_post
     from digest.standins.arxiv_server import make_paper
 
     record = parse_post(seed.read_text(encoding="utf-8"), seed.name).record
@@ -161,7 +161,7 @@ def seed_answerer(record):
 
 def seed_pdfs(record, papers, *, pages: int = 2) -> dict[str, bytes]:
     """A stand-in PDF per paper of a seed day: each states the figures its seed read cites, as real papers do."""
-    from digest.figures import stated_numbers
+    from digest.enrich.figures import stated_numbers
     from digest.standins.pdfgen import make_paper_pdf_stating
 
     reads = {e.title: e.deep_read.text for e in record.papers if e.deep_read is not None and e.deep_read.text}
@@ -172,7 +172,7 @@ def prepare_seed_site(site: Path, seed: Path):
     """Papers of a seed day, plus an earlier record holding the papers the seed's dedupe removed."""
     from datetime import datetime, timedelta
 
-    from digest.records import write_record
+    from digest.core.store import write_record
     from digest.standins.arxiv_server import make_paper
 
     record, papers = seed_day(seed)
@@ -210,7 +210,7 @@ def digest_cli(site: Path, *args: str, env: dict[str, str] | None = None, config
 class FakeModel:
     """The Model seam in-process: answers from a queue (or an answer function) and records every prompt.
 
-    A queued exception (a digest.model error kind) is raised instead of answering.
+    A queued exception (a digest.enrich.model error kind) is raised instead of answering.
     """
 
     def __init__(self, answer=None, name: str = "fake-model") -> None:
@@ -231,7 +231,7 @@ class FakeModel:
         return [m[-1]["content"] if m[-1]["role"] == "user" else "" for m in self.prompts]
 
     async def complete(self, messages):
-        from digest.model import Completion
+        from digest.enrich.model import Completion
 
         self.prompts.append([dict(m) for m in messages])
         if self.answers:
@@ -250,8 +250,8 @@ def quiet_services(**kw):
     """Services for in-process runs: a reporter writing to a buffer (read it with .reporter.stream.getvalue())."""
     import io
 
+    from digest.core.report import Reporter
     from digest.pipeline import Services
-    from digest.ui import Reporter
 
     async def no_sleep(_s: float) -> None:
         return None

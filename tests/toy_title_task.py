@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from digest.models import Entry
-from digest.text_checks import cjk_share
+from digest.core.record import Entry
+from digest.enrich.text_checks import cjk_share
 
 
 class TitleZh:

@@ -1,4 +1,3 @@
 """digest: a daily Chinese-language arXiv blog for speech and audio research."""
 
 __version__ = "0.1.0"
-USER_AGENT = f"digest/{__version__} (arXiv daily digest; +https://github.com/)"

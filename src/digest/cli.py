@@ -14,10 +14,10 @@ from typing import Any, NoReturn
 
 import click
 
-from .config import Config, load_config
-from .errors import DigestError, UsageError
-from .models import split_id
-from .ui import Reporter
+from digest.core.config import Config, load_config
+from digest.core.errors import DigestError, UsageError
+from digest.core.record import split_id
+from digest.core.report import Reporter
 
 _URL_ID = re.compile(r"^https?://(www\.|export\.)?arxiv\.org/(abs|pdf|html)/(?P<id>[^?#]+?)(\.pdf)?/?$")
 
@@ -32,7 +32,7 @@ class Context:
         return load_config(self.config_path, required=self.config_path is not None)
 
     def services(self) -> Any:
-        from .pipeline import Services
+        from digest.pipeline import Services
 
         return Services(reporter=self.reporter)
 
@@ -140,7 +140,7 @@ def main() -> None:
 
 def _summarise(rep: Reporter, outcomes: list[Any], *, strict: bool = False) -> int:
     """Print the summary; the exit code: 1 when the run stopped early, 3 with --strict when papers still fail."""
-    from .pipeline import summary_lines
+    from digest.pipeline import summary_lines
 
     stopped = next((o.stopped for o in outcomes if o.stopped), "")
     if stopped:
@@ -167,8 +167,8 @@ def _summarise(rep: Reporter, outcomes: list[Any], *, strict: bool = False) -> i
 def run(ctx: Context, day: str | None, no_llm: bool, force: bool, strict: bool) -> int:
     """The daily job: fetch, select, translate, deep-read and write the post for one date."""
     cfg = ctx.config()
-    from .pipeline import run_days
-    from .window import latest_anchor_date
+    from digest.core.window import latest_anchor_date
+    from digest.pipeline import run_days
 
     services = ctx.services()
     d = _not_future(_parse_day(day), cfg, services) if day else latest_anchor_date(services.clock(), cfg.window)
@@ -186,7 +186,7 @@ def run(ctx: Context, day: str | None, no_llm: bool, force: bool, strict: bool) 
 def backfill(ctx: Context, start: str, end: str | None, force: bool, notify: bool) -> int:
     """One post per day from START to END (inclusive), oldest first."""
     cfg = ctx.config()
-    from .pipeline import backfill as do_backfill
+    from digest.pipeline import backfill as do_backfill
 
     services = ctx.services()
     s = _parse_day(start, "START")
@@ -203,7 +203,7 @@ def preview(ctx: Context, arxiv_id: str, no_pdf: bool) -> int:
     """Print one paper's section as a post would show it; writes no post."""
     pid = normalise_arxiv_id(arxiv_id)
     cfg = ctx.config()
-    from .pipeline import preview as do_preview
+    from digest.pipeline import preview as do_preview
 
     text = do_preview(cfg, pid, ctx.services(), no_pdf=no_pdf)
     if sys.stdout.isatty():
@@ -222,7 +222,7 @@ def preview(ctx: Context, arxiv_id: str, no_pdf: bool) -> int:
 def import_cmd(ctx: Context, paths: tuple[Path, ...]) -> int:
     """Read existing posts (files or folders) into the day records."""
     cfg = ctx.config()
-    from .posts import import_posts
+    from digest.publish.posts import import_posts
 
     s = import_posts(cfg, list(paths))
     for n in s.normalisations:
@@ -245,7 +245,7 @@ def render(ctx: Context, day: str | None, all_: bool) -> int:
     if bool(day) == all_:
         raise UsageError("render: give exactly one of --date YYYY-MM-DD or --all")
     cfg = ctx.config()
-    from .posts import render_posts
+    from digest.publish.posts import render_posts
 
     days = None if all_ else [_parse_day(day or "").isoformat()]
     done = render_posts(cfg, days)
@@ -262,10 +262,10 @@ def render(ctx: Context, day: str | None, all_: bool) -> int:
 def build(ctx: Context, out: Path, url: str | None, no_search: bool) -> int:
     """Build the static HTML site from the day records (topics, search index, feeds), without Ruby."""
     cfg = ctx.config()
-    from .config import SiteConfig
-    from .posts import refresh_topics
-    from .site import build_site, site_env
-    from .topics import load_taxonomy
+    from digest.core.config import SiteConfig
+    from digest.enrich.topics import load_taxonomy
+    from digest.publish.posts import refresh_topics
+    from digest.site.build import build_site, site_env
 
     if url is not None:
         try:
@@ -292,7 +292,7 @@ def build(ctx: Context, out: Path, url: str | None, no_search: bool) -> int:
 @_common
 def check(ctx: Context) -> int:
     """Preflight for unattended runs: config, keys, model services, arXiv, folders, channels; exit 1 if any fails."""
-    from .check import run_checks
+    from digest.commands.check import run_checks
 
     services = ctx.services()
     name = str(ctx.config_path or "config.yaml")
@@ -320,7 +320,7 @@ def check(ctx: Context) -> int:
 def notify_cmd(ctx: Context, day: str | None, channel: str | None, dry_run: bool) -> int:
     """Send (or print) a day's notifications by hand; runs send them by themselves once a post is complete."""
     cfg = ctx.config()
-    from .notify.hook import notify_by_hand
+    from digest.publish.notify.hook import notify_by_hand
 
     d = _parse_day(day).isoformat() if day else None
     return notify_by_hand(cfg, d, ctx.services(), channel=channel, dry_run=dry_run, echo=click.echo)
@@ -331,7 +331,7 @@ def notify_cmd(ctx: Context, day: str | None, channel: str | None, dry_run: bool
 @_common
 def demo(ctx: Context, out: Path) -> int:
     """Offline sample: replay a bundled sample day against local stand-ins; no network, no key."""
-    from .demo import run_demo
+    from digest.demo import run_demo
 
     run_demo(out, ctx.reporter)
     return 0

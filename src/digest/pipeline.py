@@ -18,13 +18,11 @@ from typing import TYPE_CHECKING
 import httpx
 import jinja2
 
-from . import USER_AGENT
-from .arxiv import ArxivClient, Listing
-from .config import Config
-from .errors import ConfigError, DigestError, ModelAuthError, UsageError
-from .fetch import fetch_windows
-from .lock import site_lock
-from .models import (
+from digest.core.config import Config
+from digest.core.errors import ConfigError, DigestError, ModelAuthError, UsageError
+from digest.core.http import USER_AGENT
+from digest.core.lock import site_lock
+from digest.core.record import (
     Counts,
     DayRecord,
     Dropped,
@@ -38,22 +36,24 @@ from .models import (
     split_id,
     version_of,
 )
-from .posts import lock_path, save_record
-from .publish import Publisher, publish_record
-from .records import PostedIndex, dump_record, entry_status, load_record
-from .render import template_env
-from .results_cache import ResultsCache
-from .select import select
-from .tasks import Task, all_tasks
-from .topics import apply_topics, load_taxonomy
-from .ui import Reporter
-from .window import MAILING_TIME, NEW_YORK, window_for
+from digest.core.report import Reporter
+from digest.core.store import PostedIndex, dump_record, entry_status, load_record
+from digest.core.templates import template_env
+from digest.core.window import MAILING_TIME, NEW_YORK, window_for
+from digest.enrich.cache import ResultsCache
+from digest.enrich.tasks import Task, all_tasks
+from digest.enrich.topics import apply_topics, load_taxonomy
+from digest.fetch.arxiv import ArxivClient, Listing
+from digest.fetch.select import select
+from digest.fetch.windows import fetch_windows
+from digest.publish.base import Publisher, publish_record
+from digest.publish.posts import lock_path, save_record
 
 if TYPE_CHECKING:
-    from .budget import TokenBudget
-    from .fulltext import FullTextFetcher
-    from .llm import TaskRunner
-    from .model import Model
+    from digest.enrich.budget import TokenBudget
+    from digest.enrich.fulltext import FullTextFetcher
+    from digest.enrich.model import Model
+    from digest.enrich.runner import TaskRunner
 
 SEARCH_PAGE_SIZE = 1000
 
@@ -62,7 +62,7 @@ def _warm_imports() -> None:
     """Import the model client (the SDK takes ~0.25 s) while arXiv answers; PDF work runs in its own process."""
     import importlib
 
-    for name in ("openai", "digest.llm", "digest.fulltext"):
+    for name in ("openai", "digest.enrich.runner", "digest.enrich.fulltext"):
         importlib.import_module(name)
 
 
@@ -150,7 +150,7 @@ def model_for(cfg: Config, services: Services) -> Model | None:
     """The model to run tasks with: the injected one, else the configured service when its key is set, else None."""
     if services.model is not None:
         return services.model
-    from .model import build_chain
+    from digest.enrich.model import build_chain
 
     return build_chain(cfg.llm, services.environ)
 
@@ -294,7 +294,7 @@ class _Texts:
 
     async def get(self, paper_id: str) -> tuple[str | None, str]:
         """(text, "pdf" or "html") or (None, the reason it failed)."""
-        from .fulltext import FullTextError
+        from digest.enrich.fulltext import FullTextError
 
         try:
             got = await self.fetcher.get(paper_id)
@@ -428,8 +428,8 @@ async def enrich(
     "deep reads" each time one of them finishes (cached and deferred ones included). `titles`: the day's papers, so
     a read about any other one of them is caught even when only some papers are enriched.
     """
-    from .fulltext import FullTextFetcher
-    from .llm import TaskRunner
+    from digest.enrich.fulltext import FullTextFetcher
+    from digest.enrich.runner import TaskRunner
 
     env = env or template_env(cfg.templates_dir)
     runner = TaskRunner(cfg.llm, model, env=env, clock=services.clock, sleep=services.async_sleep,
@@ -682,7 +682,7 @@ def _complete(record: DayRecord | None) -> bool:
 
 def check_folders(cfg: Config) -> None:
     """Before anything is fetched or paid for: a file where a site folder should be is a config error."""
-    from .fsutil import file_in_the_way
+    from digest.core.files import file_in_the_way
 
     for key, path in (("site.posts_dir", cfg.posts_dir), ("site.records_dir", cfg.records_dir),
                       ("site.cache_dir", cfg.cache_dir)):
@@ -705,7 +705,7 @@ def run_days(
 ) -> list[DayOutcome]:
     """The daily job over one or more days (oldest first), with one arXiv query for all of them.
 
-    With `notify`, each day whose post is complete is sent to the notify channels not yet sent (see digest.notify).
+    With `notify`, each day whose post is complete is sent to the notify channels not yet sent.
     """
     rep = services.reporter
     check_folders(cfg)
@@ -757,7 +757,7 @@ def run_days(
 
         posted = PostedIndex(cfg.records_dir)
         env = template_env(cfg.templates_dir)  # compiled once for every day's prompts and post
-        from .budget import TokenBudget
+        from digest.enrich.budget import TokenBudget
 
         budget = TokenBudget(cfg.llm.max_tokens_per_run)  # one budget for every day of the run
         for w in windows:
@@ -785,7 +785,7 @@ def run_days(
 
 def _notify(cfg: Config, record: DayRecord | None, services: Services) -> None:
     if record is not None and cfg.notify.channels:
-        from .notify.hook import notify_published
+        from digest.publish.notify.hook import notify_published
 
         notify_published(cfg, record, services)
 
@@ -889,7 +889,7 @@ def backfill(
 
 def preview(cfg: Config, arxiv_id: str, services: Services, *, no_pdf: bool = False) -> str:
     """One paper's section as a post would show it; results go to the cache, no post or record is written."""
-    from .render import render_section
+    from digest.publish.markdown import render_section
 
     client, own = _arxiv_client(cfg, services)
     try:

@@ -14,15 +14,15 @@ from typing import Any
 
 import yaml
 
-from ..config import load_config
-from ..pipeline import Services, run_days, summary_lines
-from ..render import post_path
-from ..site import build_site
-from ..standins.arxiv_server import ArxivStandIn, make_paper
-from ..standins.chat_server import ChatStandIn, user_prompt
-from ..standins.pdf_host import PdfHost
-from ..standins.pdfgen import make_paper_pdf
-from ..ui import Reporter
+from digest.core.config import load_config
+from digest.core.report import Reporter
+from digest.pipeline import Services, run_days, summary_lines
+from digest.publish.markdown import post_path
+from digest.site.build import build_site
+from digest.standins.arxiv_server import ArxivStandIn, make_paper
+from digest.standins.chat_server import ChatStandIn, user_prompt
+from digest.standins.pdf_host import PdfHost
+from digest.standins.pdfgen import make_paper_pdf
 
 SAMPLE = Path(__file__).with_name("sample_day.json")
 DEMO_KEY_ENV = "DIGEST_DEMO_KEY"

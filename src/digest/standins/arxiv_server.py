@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from ..models import Paper, split_id
-from ..window import NEW_YORK
-from .base import Reply, Request, StandIn
+from digest.core.record import Paper, split_id
+from digest.core.window import NEW_YORK
+from digest.standins.base import Reply, Request, StandIn
 
 ATOM = "application/atom+xml; charset=utf-8"
 _CAT = re.compile(r"cat:([A-Za-z.-]+)")

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .base import Reply, Request, StandIn
+from digest.standins.base import Reply, Request, StandIn
 
 Answerer = Callable[[dict[str, Any]], str]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .base import Reply, Request, StandIn
+from digest.standins.base import Reply, Request, StandIn
 
 
 class StreamReply(Reply):

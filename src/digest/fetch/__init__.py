@@ -1,0 +1,1 @@
+"""Papers for a window: the arXiv API and listing feed, then dedupe and filters."""

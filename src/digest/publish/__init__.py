@@ -1,0 +1,1 @@
+"""Outputs of a day record: the publisher seam, the Markdown post, notifications."""

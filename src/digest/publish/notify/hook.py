@@ -1,0 +1,178 @@
+"""Where runs and `digest notify` meet the senders: topics and links for a record, and its `notified` on disk.
+
+`notify_published` is what a run calls after publishing a day; `notify_by_hand` is the `digest notify` command.
+Only the record's `notified` mapping is written: the post is never rendered again for a notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from digest.core.errors import DigestError, UsageError
+from digest.core.record import DayRecord, Entry
+from digest.publish.notify.core import NotifyOutcome, notify_day
+from digest.publish.notify.message import TopicSource
+
+if TYPE_CHECKING:
+    from digest.core.config import Config
+    from digest.enrich.topics import Taxonomy
+    from digest.pipeline import Services
+
+def site_anchors(record: DayRecord) -> dict[str, str]:
+    """Paper id -> the id of its heading on the site's day page (the site's own rule)."""
+    from digest.site.build import paper_anchors
+
+    out: dict[str, str] = {}
+    for entry, anchor in zip(record.papers, paper_anchors(record), strict=True):
+        out.setdefault(entry.id, anchor)
+    return out
+
+
+def site_url(cfg: Config) -> str:
+    """The configured `site.url`, "" when unset."""
+    return cfg.site.url
+
+
+def load_topics(cfg: Config) -> Taxonomy:
+    """The taxonomy the site uses: the user's `site.topics_file` when set, else the built-in."""
+    from digest.enrich.topics import load_taxonomy
+
+    return load_taxonomy(cfg.topics_file)
+
+
+def topics_of(taxonomy: Taxonomy) -> Callable[[Entry], list[str]]:
+    """A paper's topics: those stored with it (filled in when records are published), else computed now."""
+    from digest.enrich.topics import entry_topics
+
+    def topics(entry: Entry) -> list[str]:
+        return list(entry.topics) if entry.topics else entry_topics(entry, taxonomy)
+
+    return topics
+
+
+@dataclass(frozen=True)
+class _Content:
+    """The arguments notify_day needs to build a day's messages the way the site shows it."""
+
+    topics: TopicSource
+    labels: Mapping[str, str]
+    site_url: str | None
+    anchor_for: Callable[[Entry], str]
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"topics": self.topics, "labels": self.labels, "site_url": self.site_url, "anchor_for": self.anchor_for}
+
+
+def _content(cfg: Config, record: DayRecord) -> _Content:
+    taxonomy = load_topics(cfg)
+    anchors = site_anchors(record)
+    return _Content(
+        topics=topics_of(taxonomy),
+        labels=taxonomy.labels(),
+        site_url=site_url(cfg) or None,
+        anchor_for=lambda e: anchors.get(e.id, ""),
+    )
+
+
+def save_notified(cfg: Config, day: str, sent: Mapping[str, str]) -> None:
+    """Add `sent` to the day record's `notified` on disk; nothing else in the record (or the post) changes."""
+    from digest.core.store import load_record, write_record
+
+    if not sent:
+        return
+    record = load_record(cfg.records_dir, day)
+    if record is None:
+        return
+    record.notified = {**record.notified, **sent}
+    write_record(cfg.records_dir, record)
+
+
+def notify_published(cfg: Config, record: DayRecord, services: Services) -> NotifyOutcome | None:
+    """After a run published `record`: send it to every channel not yet sent, once all papers are translated.
+
+    A failed send is a warning and the channel stays unsent, so the next run tries it again. The caller holds
+    the site lock. None when there is nothing to do (no channels, or all of them already sent).
+    """
+    channels = cfg.notify.channels
+    if not channels or all(ch.name in record.notified for ch in channels):
+        return None
+    rep = services.reporter
+    try:
+        outcome = notify_day(
+            record,
+            cfg.notify,
+            environ=services.environ,
+            clock=services.clock,
+            already_sent=record.notified,
+            **_content(cfg, record).kwargs(),
+        )
+    except DigestError as exc:  # e.g. a broken topics file: the post is out, the next run tries again
+        rep.warn(f"notify {record.date}: not sent ({exc}); the next run tries again")
+        return None
+    if not outcome.eligible:
+        rep.detail(f"{record.date}: notifications wait ({outcome.reason})")
+        return outcome
+    if outcome.sent:
+        save_notified(cfg, record.date, outcome.sent)
+        record.notified = outcome.merged(record.notified)
+    for name in outcome.sent:
+        rep.info(f"{record.date}: notified {name}")
+    for w in outcome.warnings:
+        rep.warn(w)
+    return outcome
+
+
+def notify_by_hand(
+    cfg: Config,
+    day: str | None,
+    services: Services,
+    *,
+    channel: str | None = None,
+    dry_run: bool = False,
+    echo: Callable[[str], Any] = print,
+) -> int:
+    """`digest notify`: send (or with dry_run print) a day's messages; the exit code (1 when a channel failed)."""
+    from digest.core.lock import site_lock
+    from digest.core.store import load_record, record_days
+    from digest.publish.notify.command import notify_command
+    from digest.publish.posts import lock_path
+
+    if not cfg.notify.channels:
+        raise UsageError(
+            "notify: no channels configured; add notify.channels to the config (see the README's Notifications section)"
+        )
+    if channel is not None:
+        cfg.notify.channel(channel)  # an unknown name fails before anything is read
+    if day is None:
+        days = record_days(cfg.records_dir)
+        if not days:
+            raise UsageError(f"notify: no day records in {cfg.records_dir}; run or import a day first")
+        day = days[-1]
+
+    def send() -> int:
+        record = load_record(cfg.records_dir, day)
+        if record is None:
+            raise UsageError(f"notify: no record for {day} in {cfg.records_dir}; run or import that day first")
+        code, sent = notify_command(
+            record,
+            cfg.notify,
+            already_sent=record.notified,
+            channel=channel,
+            dry_run=dry_run,
+            echo=echo,
+            warn=services.reporter.warn,
+            environ=services.environ,
+            clock=services.clock,
+            **_content(cfg, record).kwargs(),
+        )
+        if not dry_run:
+            save_notified(cfg, day, {k: v for k, v in sent.items() if record.notified.get(k) != v})
+        return code
+
+    if dry_run:
+        return send()  # reads only: no lock needed, and a dry run works beside a running job
+    with site_lock(lock_path(cfg), "notify", wait_seconds=cfg.site.lock_timeout_seconds, sleep=services.sleep,
+                   clock=services.clock):
+        return send()

@@ -1,0 +1,131 @@
+"""Posts and records on disk: write a post from its record, import old posts, re-render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from digest.core.config import Config
+from digest.core.errors import UsageError
+from digest.core.files import write_or_fail
+from digest.core.lock import site_lock
+from digest.core.record import DayRecord
+from digest.core.store import dump_record, read_record, record_days, record_path, write_record
+from digest.enrich.topics import Taxonomy, apply_topics, load_taxonomy
+from digest.publish.importer import find_posts, read_post
+from digest.publish.markdown import post_path, render_post, template_env
+
+
+def lock_path(cfg: Config) -> Path:
+    """The site lock file (beside the records, so one site has one lock)."""
+    return cfg.records_dir / ".digest.lock"
+
+
+def write_post(cfg: Config, record: DayRecord, env: jinja2.Environment | None = None) -> tuple[Path, bool]:
+    """Render and write the post when its text changed; return (path, changed)."""
+    env = env or template_env(cfg.templates_dir)
+    text = render_post(record, title_template=cfg.site.title, tags=cfg.site.tags, env=env)
+    path = post_path(cfg.posts_dir, record.date)
+    if path.exists() and path.read_text(encoding="utf-8", errors="replace") == text:
+        return path, False
+    write_or_fail(path, text, "post")
+    return path, True
+
+
+def save_record(cfg: Config, record: DayRecord) -> None:
+    """Write a day record atomically (the old file stays on failure)."""
+    write_record(cfg.records_dir, record)
+
+
+@dataclass
+class ImportSummary:
+    imported: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_existing: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    normalisations: list[str] = field(default_factory=list)  # "file:line: what a re-render changes"
+    papers: int = 0
+
+
+def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> ImportSummary:
+    """Read existing posts into day records; importing twice changes nothing.
+
+    Every file is read before anything is written: a missing path or two files for one date is an error
+    and no record changes.
+    """
+    files = find_posts(paths)
+    summary = ImportSummary()
+    parsed = []
+    by_day: dict[str, list[Path]] = {}
+    for f in files:
+        result = read_post(f)
+        summary.problems.extend(result.problems)
+        summary.normalisations.extend(result.normalisations)
+        if result.record is not None:
+            parsed.append((f, result.record))
+            by_day.setdefault(result.record.date, []).append(f)
+    clashes = {day: fs for day, fs in by_day.items() if len(fs) > 1}
+    if clashes:
+        day, fs = sorted(clashes.items())[0]
+        more = f" (and {len(clashes) - 1} more date(s))" if len(clashes) > 1 else ""
+        raise UsageError(
+            f"two files for {day}: {' and '.join(map(str, fs))}{more}; import only one of them (nothing was imported)"
+        )
+    taxonomy = load_taxonomy(cfg.topics_file)
+    with site_lock(lock_path(cfg), "import", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+        for f, record in parsed:
+            summary.papers += len(record.papers)
+            apply_topics(record, taxonomy)  # as a run would store them, so a second import changes nothing
+            existing_path = record_path(cfg.records_dir, record.date)
+            if existing_path.exists():
+                existing = read_record(existing_path)
+                if not existing.source.startswith("import:"):
+                    summary.kept_existing.append(record.date)
+                    summary.problems.append(
+                        f"{f}: {record.date} already has a record made by digest; kept it (delete it to re-import)"
+                    )
+                    continue
+                if dump_record(existing) == dump_record(record):
+                    summary.unchanged.append(record.date)
+                    continue
+            save_record(cfg, record)
+            summary.imported.append(record.date)
+    return summary
+
+
+def render_posts(cfg: Config, days: list[str] | None, *, lock_wait: float = 0.0) -> list[tuple[str, bool]]:
+    """Re-render posts from records (all when days is None); returns (day, changed) pairs."""
+    available = record_days(cfg.records_dir)
+    if days is None:
+        days = available
+    missing = [d for d in days if d not in available]
+    if missing:
+        raise UsageError(f"no record for {', '.join(missing)} in {cfg.records_dir} (run or import that day first)")
+    done = []
+    env = template_env(cfg.templates_dir)  # one environment: each post reuses the compiled templates
+    taxonomy = load_taxonomy(cfg.topics_file)
+    with site_lock(lock_path(cfg), "render", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+        for d in days:
+            record = read_record(record_path(cfg.records_dir, d))
+            if apply_topics(record, taxonomy):  # the taxonomy changed since the record was classified
+                save_record(cfg, record)
+            _, changed = write_post(cfg, record, env)
+            done.append((d, changed))
+    return done
+
+
+def refresh_topics(cfg: Config, taxonomy: Taxonomy | None = None, *, lock_wait: float = 0.0) -> list[str]:
+    """Recompute the stored topics of every record classified with another taxonomy; the days rewritten."""
+    if not cfg.records_dir.is_dir():
+        return []
+    taxonomy = taxonomy or load_taxonomy(cfg.topics_file)
+    updated = []
+    with site_lock(lock_path(cfg), "build", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+        for d in record_days(cfg.records_dir):
+            record = read_record(record_path(cfg.records_dir, d))
+            if apply_topics(record, taxonomy):
+                save_record(cfg, record)
+                updated.append(d)
+    return updated

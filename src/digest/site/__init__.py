@@ -1,0 +1,1 @@
+"""`digest build`: the static HTML site, its feeds, search index and MathML."""

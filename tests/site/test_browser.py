@@ -1,0 +1,330 @@
+"""The built site in a real headless Chromium, driven over the DevTools protocol (pipe transport, no extra package).
+
+Needs chromium (Debian: chromium fonts-noto-cjk; scripts/ci-system-deps.sh). Screenshots go to
+$DIGEST_ARTIFACTS (default ./artifacts; the folder is printed): post-page.png (desktop, deep read opened),
+post-page-phone.png, search.png (a Chinese query from the URL), topic-page.png, toc.png and toc-jump.png.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.core.store import write_record
+from digest.site.build import build_site
+from helpers import seed_files, serve_folder
+from tests.site.test_site import hostile_record, import_into
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (install it with scripts/ci-system-deps.sh)"),
+]
+
+# Everything but the local server fails to resolve: no page may need another host (and none can reach one).
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--remote-debugging-pipe",
+]
+
+
+def artifacts_dir() -> Path:
+    path = Path(os.environ.get("DIGEST_ARTIFACTS") or "artifacts").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {path}")
+    return path
+
+
+class Browser:
+    """A Chromium process spoken to over --remote-debugging-pipe: commands on its fd 3, answers on its fd 4."""
+
+    def __init__(self, executable: str, user_data_dir: Path) -> None:
+        to_chrome_r, to_chrome_w = os.pipe()
+        from_chrome_r, from_chrome_w = os.pipe()
+        # Move the child's ends above 9 so the dup2 to 3 and 4 below cannot overwrite each other.
+        child_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD_CLOEXEC, 10)
+        child_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD_CLOEXEC, 10)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+
+        def wire_fds() -> None:
+            os.dup2(child_r, 3)
+            os.dup2(child_w, 4)
+
+        self.proc = subprocess.Popen(
+            [executable, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=wire_fds,
+            close_fds=False,  # closing would happen after wire_fds and take fds 3 and 4 too
+        )
+        os.close(child_r)
+        os.close(child_w)
+        self._out = os.fdopen(to_chrome_w, "wb", buffering=0)
+        self._in = os.fdopen(from_chrome_r, "rb", buffering=0)
+        self._messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.events: list[dict[str, Any]] = []
+        self._next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        buf = b""
+        while chunk := self._in.read(65536):
+            buf += chunk
+            while b"\0" in buf:
+                raw, buf = buf.split(b"\0", 1)
+                self._messages.put(json.loads(raw))
+
+    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
+             timeout: float = 20.0) -> dict[str, Any]:
+        """Send one command and wait for its answer; events seen meanwhile are kept in .events."""
+        self._next_id += 1
+        msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        self._out.write(json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._messages.get(timeout=max(0.01, deadline - time.monotonic()))
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise AssertionError(f"{method} failed: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_event(self, method: str, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, event in enumerate(self.events):
+                if event.get("method") == method:
+                    return self.events.pop(i)
+            self.events.append(self._messages.get(timeout=max(0.01, deadline - time.monotonic())))
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=5)
+        except Exception:  # noqa: BLE001 - the process is killed below anyway
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._out.close()
+
+
+class Page:
+    """One tab of the browser."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.send("Page.enable")
+        self.send("Runtime.enable")
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.browser.send(method, params, self.session)
+
+    def goto(self, url: str) -> None:
+        self.browser.events.clear()
+        self.send("Page.navigate", {"url": url})
+        self.browser.wait_event("Page.loadEventFired")
+
+    def js(self, expression: str) -> Any:
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise AssertionError(f"script failed: {expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def viewport(self, width: int, height: int, mobile: bool = False) -> None:
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+    def click(self, selector: str) -> None:
+        """A real mouse click in the middle of the element (of its first line, when it wraps)."""
+        box = self.js(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
+            " const r = e.getClientRects()[0]; return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent",
+                      {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1})
+
+    def screenshot(self, path: Path) -> None:
+        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
+        path.write_bytes(base64.b64decode(data))
+
+
+@pytest.fixture(scope="module")
+def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("browser-site")
+    records = root / "_data" / "digest"
+    for seed in seed_files():
+        import_into(records, seed)
+    write_record(records, hostile_record())
+    out = root / "_site"
+    build_site(records, out, search=True)
+    with serve_folder(out) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    assert CHROMIUM is not None
+    browser = Browser(CHROMIUM, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        yield Page(browser)
+    finally:
+        browser.close()
+
+
+def test_clicking_summary_opens_the_deep_read(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/2026/01/07/arxiv.html")
+    assert page.js("document.title").startswith("arXiv Daily – 2026-01-07")
+    # [open?, deep read visible?, height of the whole details box]
+    state = (
+        "(() => { const d = document.querySelector('details');"
+        " return [d.open, d.querySelector('div').checkVisibility(), d.offsetHeight]; })()"
+    )
+    closed = page.js(state)
+    assert closed[:2] == [False, False] and closed[2] < 80
+    page.click("details > summary")
+    is_open, visible, height = page.js(state)
+    assert is_open is True and visible is True and height > 300
+    assert page.js("document.querySelectorAll('details[open] li strong').length") > 3
+    # Paper anchors work as links.
+    assert page.js("document.getElementById('2601-03227').tagName") == "H2"
+    page.screenshot(artifacts_dir() / "post-page.png")
+
+
+def test_phone_width_has_no_sideways_scrolling(served_site: str, page: Page) -> None:
+    page.viewport(390, 844, mobile=True)
+    page.goto(f"{served_site}/2026/01/28/arxiv.html")
+    page.js("document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert page.js("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.js("getComputedStyle(document.body).lineHeight") == f"{16 * 1.8:.1f}px".replace(".0px", "px")
+    page.screenshot(artifacts_dir() / "post-page-phone.png")
+
+
+def test_hostile_post_runs_no_script_in_the_browser(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/2026/02/03/arxiv.html")
+    page.js("document.querySelectorAll('details').forEach(d => d.open = true)")
+    # No script at all (math is MathML); the model's <script> and onerror are text.
+    assert page.js("document.scripts.length") == 0
+    assert page.js("document.querySelectorAll('.post-content img, .post-content [onerror]').length") == 0
+    assert "<script>alert" in page.js("document.querySelector('.post-content').innerText")
+    assert "{{ site.title }}" in page.js("document.querySelector('h2').innerText")
+    # Math is MathML the browser lays out itself: inline in the sentence, not a block of its own.
+    assert page.js("document.querySelectorAll('.post-content math').length") >= 3
+    assert page.js("[...document.querySelectorAll('.post-content math')].every(m => getComputedStyle(m).display"
+                   " !== 'block' && m.getBoundingClientRect().width > 5)")
+    page.js("document.querySelector('.deep-read').scrollIntoView()")
+    page.screenshot(artifacts_dir() / "post-math.png")
+    # No dialog was opened by anything on the page.
+    assert not [e for e in page.browser.events if e.get("method") == "Page.javascriptDialogOpening"]
+
+
+def test_home_and_archive_navigate(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/")
+    assert page.js("document.querySelector('.post-title').innerText") == "arXiv Daily – 2026-02-03"
+    page.goto(f"{served_site}/archive.html")
+    links = page.js("[...document.querySelectorAll('.archive a')].map(a => a.href)")
+    assert len(links) == 4
+    page.goto(links[-1])
+    assert page.js("location.pathname") == "/2026/01/07/arxiv.html"
+
+
+def wait_for(page: Page, expression: str, timeout: float = 30.0) -> Any:
+    """Poll a page expression until it is truthy (the search UI loads its index asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.js(expression)
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_search_from_the_url_finds_the_paper_by_a_chinese_term(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/search/?q=%E5%9C%B0%E7%90%86%E5%AE%9A%E4%BD%8D")  # 地理定位
+    links = wait_for(page, "[...document.querySelectorAll('.pagefind-ui__result-link')].map(a => a.href)")
+    assert links, page.js("document.querySelector('#search').innerText")
+    page.screenshot(artifacts_dir() / "search.png")
+    # Pagefind splits the query into words (地理, 定位): the post with the whole term comes first, and its
+    # first sub-result is the paper about geo-localization.
+    assert links[0] == f"{served_site}/2026/01/07/arxiv.html"
+    assert links[1] == f"{served_site}/2026/01/07/arxiv.html#2601-03227"
+    assert page.js("document.querySelector('.pagefind-ui__search-input').value") == "地理定位"
+    first = page.js("document.querySelector('.pagefind-ui__result').innerText")
+    assert "Geo-Localization" in first and " #" not in first  # heading anchors are not indexed
+    # the result's sub-link jumps to the paper's heading
+    sub = page.js("[...document.querySelectorAll('.pagefind-ui__result-link')].map(a => a.href)"
+                  ".find(h => h.includes('#'))")
+    assert sub and "/2026/01/07/arxiv.html#" in sub
+    page.goto(sub)
+    assert page.js(f"document.getElementById({json.dumps(sub.split('#')[1])}).tagName") == "H2"
+
+
+def test_a_topic_page_lists_papers_and_links_to_them(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/")
+    page.click(".site-nav a[href$='topics/']")
+    wait_for(page, "location.pathname === '/topics/' && document.readyState === 'complete'")
+    assert page.js("location.pathname") == "/topics/"
+    page.click("a.topic-audio-llm")
+    wait_for(page, "location.pathname === '/topics/audio-llm/' && document.readyState === 'complete'")
+    assert page.js("document.querySelector('h1').innerText") == "音频大模型与对话"
+    items = page.js("[...document.querySelectorAll('.topic-papers .paper-link')].map(a => a.getAttribute('href'))")
+    assert len(items) >= 3
+    days = [i.split("/arxiv.html")[0][-10:] for i in items]
+    assert days == sorted(days, reverse=True)  # newest first
+    page.screenshot(artifacts_dir() / "topic-page.png")
+    page.click(".topic-papers .paper-link")
+    wait_for(page, "location.hash.length > 1 && document.readyState === 'complete'")
+    anchor = page.js("location.hash.slice(1)")
+    assert page.js(f"document.getElementById({json.dumps(anchor)}).tagName") == "H2"
+    # the chips of the opened paper name the topic the reader came from
+    assert "音频大模型与对话" in page.js(f"document.getElementById({json.dumps(anchor)}).nextElementSibling.innerText")
+
+
+def test_table_of_contents_jumps_to_the_paper(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/2026/01/28/arxiv.html")
+    toc = page.js("[...document.querySelectorAll('.toc-list > li > a')].map(a => a.getAttribute('href'))")
+    headings = page.js("[...document.querySelectorAll('.post-content h2[id]')].map(h => '#' + h.id)")
+    assert toc == headings and len(toc) > 10
+    assert page.js("document.querySelector('.toc').getBoundingClientRect().top") < 900  # on the first screen
+    page.screenshot(artifacts_dir() / "toc.png")
+    target = toc[7]
+    page.click(".toc-list > li:nth-child(8) > a")
+    wait_for(page, f"location.hash === {json.dumps(target)}")
+    assert page.js("location.hash") == target
+    top = page.js(f"document.getElementById({json.dumps(target[1:])}).getBoundingClientRect().top")
+    assert -2 <= top <= 60  # scrolled to the paper's heading
+    page.screenshot(artifacts_dir() / "toc-jump.png")
