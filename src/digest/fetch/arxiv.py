@@ -132,6 +132,18 @@ def _refusal(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code}: {reason}" if reason else f"HTTP {resp.status_code}"
 
 
+@dataclass
+class _Paging:
+    """Where a paged search stands."""
+
+    found: dict[str, Paper] = field(default_factory=dict)
+    total: int | None = None
+    offset: int = 0
+    empty_retries: int = 0
+    stalls: int = 0
+    first_empty_asked: bool = False
+
+
 class ArxivClient:
     """API search, id lookup and listing feed, all through one throttle and one retry policy."""
 
@@ -302,16 +314,11 @@ class ArxivClient:
         """Papers of these categories first submitted in [start, end), newest first (one paged query)."""
         cats = " OR ".join(f"cat:{c}" for c in categories)
         query = f"({cats}) AND submittedDate:[{_api_time(start, round_up=False)} TO {_api_time(end, round_up=True)}]"
-        found: dict[str, Paper] = {}
-        total: int | None = None
-        offset = 0
-        empty_retries = 0
-        stalls = 0
-        first_empty_asked = False
+        paging = _Paging()
         while True:
             params = {
                 "search_query": query,
-                "start": offset,
+                "start": paging.offset,
                 "max_results": self.page_size,
                 "sortBy": "submittedDate",
                 "sortOrder": "descending",
@@ -320,48 +327,58 @@ class ArxivClient:
             page_total = self._total(parsed)
             if page_total is not None:
                 # An empty glitch page may report 0; never let it shrink what we already know.
-                total = page_total if total is None else max(total, page_total)
-            page = self._papers(parsed)
+                paging.total = page_total if paging.total is None else max(paging.total, page_total)
             raw_count = len(parsed.get("entries", []))
-            if raw_count == 0:
-                if offset == 0 and not total:
-                    # An empty first page is ambiguous (no papers, or the glitch): ask exactly once more.
-                    if first_empty_asked:
-                        break
-                    first_empty_asked = True
-                    continue
-                if total is not None and offset >= total:
-                    break
-                empty_retries += 1
-                if empty_retries > self.cfg.max_retries:
-                    self.warnings.append(
-                        f"arXiv search: page at {offset} stayed empty after {empty_retries} tries; "
-                        f"kept {len(found)} of {total} papers"
-                    )
-                    break
-                self.warnings.append(f"arXiv search: empty page at {offset} of {total}; asking again")
-                self.sleep(self._backoff(empty_retries - 1))
-                continue
-            empty_retries = 0
-            before = len(found)
-            for p in page:
-                found.setdefault(p.id, p)
-            stalls = stalls + 1 if len(found) == before else 0
-            offset += raw_count
-            if stalls > self.cfg.max_retries:
-                self.warnings.append(f"arXiv search: pages stopped bringing new papers at {offset}; stopped there")
-                break
-            if total is None or offset >= total:
-                break
-            if offset >= MAX_REACHABLE:
-                self.warnings.append(
-                    f"arXiv search: {total} results is more than paging reaches ({MAX_REACHABLE}); "
-                    f"kept the newest {len(found)}"
-                )
+            go_on = self._after_empty(paging) if raw_count == 0 else self._after_page(paging, parsed, raw_count)
+            if not go_on:
                 break
         lo, hi = start.astimezone(UTC), end.astimezone(UTC)
-        kept = [p for p in found.values() if lo <= p.published < hi]
+        kept = [p for p in paging.found.values() if lo <= p.published < hi]
         return sort_newest_first(kept)
+
+    def _after_empty(self, paging: _Paging) -> bool:
+        """An empty page: ask again (True) after a pause, or stop paging (False)."""
+        offset, total = paging.offset, paging.total
+        if offset == 0 and not total:
+            # An empty first page is ambiguous (no papers, or the glitch): ask exactly once more.
+            if paging.first_empty_asked:
+                return False
+            paging.first_empty_asked = True
+            return True
+        if total is not None and offset >= total:
+            return False
+        paging.empty_retries += 1
+        if paging.empty_retries > self.cfg.max_retries:
+            self.warnings.append(
+                f"arXiv search: page at {offset} stayed empty after {paging.empty_retries} tries; "
+                f"kept {len(paging.found)} of {total} papers"
+            )
+            return False
+        self.warnings.append(f"arXiv search: empty page at {offset} of {total}; asking again")
+        self.sleep(self._backoff(paging.empty_retries - 1))
+        return True
+
+    def _after_page(self, paging: _Paging, parsed: feedparser.FeedParserDict, raw_count: int) -> bool:
+        """Keep a page's papers; whether another page is wanted."""
+        paging.empty_retries = 0
+        before = len(paging.found)
+        for p in self._papers(parsed):
+            paging.found.setdefault(p.id, p)
+        paging.stalls = paging.stalls + 1 if len(paging.found) == before else 0
+        paging.offset += raw_count
+        offset, total = paging.offset, paging.total
+        if paging.stalls > self.cfg.max_retries:
+            self.warnings.append(f"arXiv search: pages stopped bringing new papers at {offset}; stopped there")
+            return False
+        if total is None or offset >= total:
+            return False
+        if offset >= MAX_REACHABLE:
+            self.warnings.append(
+                f"arXiv search: {total} results is more than paging reaches ({MAX_REACHABLE}); "
+                f"kept the newest {len(paging.found)}"
+            )
+            return False
+        return True
 
     def by_ids(self, ids: list[str]) -> list[Paper]:
         """Metadata for these ids (versioned or base), looked up in chunks of 100."""
