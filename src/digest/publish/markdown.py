@@ -232,10 +232,9 @@ class _Reader:
             self.normalised(base + n, f"{what}: {reason}")
 
 
-def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
-    """lines[0] is the '## title' line; the section runs up to the next paper title."""
-    title = lines[0][3:]
-    short = title[:60]
+def _paper_links(lines: list[str], first_line: int, rd: _Reader) -> tuple[dict[str, str], str, int]:
+    """The metadata lines under a title: (key -> value, arXiv id, index of the first line after them)."""
+    short = lines[0][3:][:60]
     meta: dict[str, str] = {}
     i = 1
     while i < len(lines) and (m := _META.match(lines[i])):
@@ -244,68 +243,76 @@ def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
     for key in _META_KEYS:
         if key not in meta:
             rd.problem(first_line, f"paper '{short}' has no '- **{key}**:' line")
-    abs_url = _link_url(meta.get("arXiv", ""))
-    pdf_url = _link_url(meta.get("PDF", ""))
-    arxiv_id = _id_from_url(abs_url) or _id_from_url(pdf_url)
+    arxiv_id = _id_from_url(_link_url(meta.get("arXiv", ""))) or _id_from_url(_link_url(meta.get("PDF", "")))
     if arxiv_id is None:
         rd.problem(first_line, f"cannot read an arXiv id from the links of '{short}'")
         arxiv_id = "unknown"
+    return meta, arxiv_id, i
+
+
+def _deep_read_block(rest: str, body_line: int, short: str, rd: _Reader) -> tuple[TaskResult | None, str]:
+    """(the deep read in the details block, or None; the text before the block)."""
+    opening = _DETAILS_OPEN.search(rest)
+    if not opening:
+        return None, rest
+    div_line = body_line + rest[: opening.start()].count("\n") + 3
+    if not opening.group(1):
+        rd.normalised(div_line, "text follows '<div markdown=\"1\">' directly; the re-render adds a blank line")
+    end = rest.rfind(_DETAILS_CLOSE)
+    if end < opening.end():
+        rd.problem(div_line, f"the details block of '{short}' is not closed")
+        end = len(rest)
+    inner = rest[opening.end() : end]
+    failed = _FAILED.match(inner.strip())
+    if inner.strip() == DEEP_READ_DEFERRED:
+        deep = TaskResult(status="deferred", error="token budget of this run used up", model="imported")
+    elif failed:
+        deep = TaskResult(status="failed", error=failed.group(1), model="imported")
+    else:
+        deep = TaskResult(status="done", text=inner.strip(), model="imported")
+        rd.block(inner, body_line + rest[: opening.end()].count("\n"), "deep read")
+    return deep, rest[: opening.start()]
+
+
+def _abstract_block(abstract_text: str, body_line: int, short: str, rd: _Reader) -> tuple[TaskResult | None, str]:
+    """(the translation, or None when the post shows the English abstract; the English abstract, if shown)."""
+    if "<details" in abstract_text or "<div markdown" in abstract_text:
+        at = body_line + abstract_text[: abstract_text.find("<")].count("\n")
+        rd.problem(at, f"a details block of '{short}' is not in the standard form; it would show as text")
+    stripped = abstract_text.strip()
+    note, _, after = stripped.partition("\n\n")
+    missing = _MISSING.match(note)
+    abstract_line = body_line + abstract_text[: len(abstract_text) - len(abstract_text.lstrip())].count("\n")
+    if missing:
+        rd.block(after, abstract_line + 2, "abstract")
+        return TaskResult(status="failed", error=missing.group(1), model="imported"), after.strip()
+    rd.block(stripped, abstract_line, "abstract")
+    if _is_chinese(stripped):
+        return TaskResult(status="done", text=stripped, model="imported"), ""
+    return None, stripped
+
+
+def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
+    """lines[0] is the '## title' line; the section runs up to the next paper title."""
+    title = lines[0][3:]
+    short = title[:60]
+    meta, arxiv_id, i = _paper_links(lines, first_line, rd)
     body_line = first_line + i  # the post line of lines[i]
     rest = "\n".join(lines[i:]).rstrip("\n")
     if rest.endswith("\n---"):
         rest = rest[: -len("\n---")]
     elif rest.strip():
         rd.problem(first_line, f"the section of '{short}' does not end with a '---' line")
-    deep: TaskResult | None = None
-    opening = _DETAILS_OPEN.search(rest)
-    if opening:
-        div_line = body_line + rest[: opening.start()].count("\n") + 3
-        if not opening.group(1):
-            rd.normalised(div_line, "text follows '<div markdown=\"1\">' directly; the re-render adds a blank line")
-        end = rest.rfind(_DETAILS_CLOSE)
-        if end < opening.end():
-            rd.problem(div_line, f"the details block of '{short}' is not closed")
-            end = len(rest)
-        inner = rest[opening.end() : end]
-        inner_line = body_line + rest[: opening.end()].count("\n")
-        failed = _FAILED.match(inner.strip())
-        if inner.strip() == DEEP_READ_DEFERRED:
-            deep = TaskResult(status="deferred", error="token budget of this run used up", model="imported")
-        elif failed:
-            deep = TaskResult(status="failed", error=failed.group(1), model="imported")
-        else:
-            deep = TaskResult(status="done", text=inner.strip(), model="imported")
-            rd.block(inner, inner_line, "deep read")
-        abstract_text = rest[: opening.start()]
-    else:
-        abstract_text = rest
-    if "<details" in abstract_text or "<div markdown" in abstract_text:
-        at = body_line + abstract_text[: abstract_text.find("<")].count("\n")
-        rd.problem(at, f"a details block of '{short}' is not in the standard form; it would show as text")
-    translation: TaskResult | None
-    english = ""
-    stripped = abstract_text.strip()
-    note, _, after = stripped.partition("\n\n")
-    missing = _MISSING.match(note)
-    abstract_line = body_line + abstract_text[: len(abstract_text) - len(abstract_text.lstrip())].count("\n")
-    if missing:
-        translation = TaskResult(status="failed", error=missing.group(1), model="imported")
-        english = after.strip()
-        rd.block(after, abstract_line + 2, "abstract")
-    elif _is_chinese(stripped):
-        translation = TaskResult(status="done", text=stripped, model="imported")
-        rd.block(stripped, abstract_line, "abstract")
-    else:
-        translation, english = None, stripped
-        rd.block(stripped, abstract_line, "abstract")
+    deep, abstract_text = _deep_read_block(rest, body_line, short, rd)
+    translation, english = _abstract_block(abstract_text, body_line, short, rd)
     entry = Entry(
         id=arxiv_id,
         title=title,
         authors=[a for a in meta.get("Authors", "").split(", ") if a],
         categories=[c for c in meta.get("Categories", "").split(", ") if c],
         abstract=english,
-        abs_url=abs_url,
-        pdf_url=pdf_url,
+        abs_url=_link_url(meta.get("arXiv", "")),
+        pdf_url=_link_url(meta.get("PDF", "")),
     )
     entry.translation, entry.deep_read = translation, deep
     entry.status = entry_status(entry)  # type: ignore[assignment]  # one of Entry.status's values, typed str
@@ -326,44 +333,61 @@ def _front_matter(text: str) -> tuple[dict[str, object], str, int] | None:
     return (data if isinstance(data, dict) else {}), text[end + 5 :], text[: end + 5].count("\n")
 
 
-def parse_post(text: str, name: str) -> ParsedPost:
-    """Parse one post in the standard format into a DayRecord, listing problems and normalisations by line."""
-    rd = _Reader(name)
-    text = text.replace("\r\n", "\n")
-    split = _front_matter(text)
-    if split is None:
-        return ParsedPost(None, [f"{name}:1: front matter is not closed by a '---' line"])
-    front, body, offset = split
-    unwrapped = unwrap_liquid(body)
-    if unwrapped != body:
-        offset += 1  # the '{% raw %}' line
-    lines = unwrapped.split("\n")
+@dataclass
+class _Header:
+    """What a post's header lines say, before the papers."""
 
-    day = tz_label = anchor = start = end_s = None
-    fetched = shown = None
-    left_out: list[LeftOut] = []
+    day: str | None = None
+    tz_label: str | None = None
+    anchor: str | None = None
+    start: str | None = None
+    end: str | None = None
+    fetched: int | None = None
+    shown: int | None = None
+    left_out: list[LeftOut] = field(default_factory=list)
+
+
+def _read_header(lines: list[str], offset: int, rd: _Reader) -> _Header:
+    """The date, window, counts and left-out papers from the lines above the first paper."""
+    h = _Header()
     for n, line in enumerate(lines[:200]):
-        if (m := _HEADER_DATE.match(line)) and day is None:
-            day, tz_label = m.group(1), m.group(2)
-        elif (m := _HEADER_WINDOW.match(line)) and start is None:
-            anchor, start, end_s = m.group(1), m.group(3), m.group(4)
-            tz_label = m.group(2) or tz_label
-        elif (m := _HEADER_COUNTS.match(line)) and fetched is None:
-            fetched, shown = int(m.group(1)), int(m.group(2))
+        if (m := _HEADER_DATE.match(line)) and h.day is None:
+            h.day, h.tz_label = m.group(1), m.group(2)
+        elif (m := _HEADER_WINDOW.match(line)) and h.start is None:
+            h.anchor, h.start, h.end = m.group(1), m.group(3), m.group(4)
+            h.tz_label = m.group(2) or h.tz_label
+        elif (m := _HEADER_COUNTS.match(line)) and h.fetched is None:
+            h.fetched, h.shown = int(m.group(1)), int(m.group(2))
         elif (m := _LEFT_OUT_ITEM.match(line)) and any(_HEADER_LEFT_OUT.match(x) for x in lines[:n]):
             lo_id = _id_from_url(m.group(2))
             if lo_id is None:
                 rd.problem(offset + n + 1, "cannot read an arXiv id from a left-out paper's link")
-            left_out.append(LeftOut(id=lo_id or "unknown", title=m.group(1), abs_url=m.group(2)))
+            h.left_out.append(LeftOut(id=lo_id or "unknown", title=m.group(1), abs_url=m.group(2)))
         if line.startswith("## "):
             break
-    fm = _FILE_DATE.match(Path(name).name)
-    if day is None:
-        if fm is None:
-            return ParsedPost(None, [f"{name}:{offset + 1}: no date in the header or the file name"])
-        day = fm.group(1)
-        rd.problem(offset + 1, "no '以下为 <date>…' header line; took the date from the file name")
+    return h
 
+
+def _window_of(h: _Header, day: str, offset: int, rd: _Reader) -> WindowInfo:
+    """The window the header names (the 08:50 window of `day` when it names none)."""
+    label = (h.tz_label or "CST").split("，")[0].strip()
+    zone = ZoneInfo(_LABEL_ZONES.get(label, "Asia/Shanghai"))
+    if label not in _LABEL_ZONES:
+        rd.problem(offset + 1, f"unknown time-zone label '{label}'; assumed Asia/Shanghai")
+    if h.start is None or h.end is None:
+        rd.problem(offset + 1, "no '- 时间窗口…' line; assumed the 08:50 window")
+        h.anchor = "08:50"
+        end_dt = datetime.fromisoformat(f"{day}T08:50").replace(tzinfo=zone)
+        start_dt = end_dt - timedelta(days=1)
+    else:
+        start_dt = datetime.fromisoformat(h.start.replace(" ", "T")).replace(tzinfo=zone)
+        end_dt = datetime.fromisoformat(h.end.replace(" ", "T")).replace(tzinfo=zone)
+    return WindowInfo(start=start_dt.isoformat(), end=end_dt.isoformat(), timezone=zone.key,
+                      anchor=h.anchor or "08:50", basis="submitted")
+
+
+def _papers_of(lines: list[str], offset: int, rd: _Reader) -> list[Entry]:
+    """Every paper section: a '## title' line followed by its Authors line."""
     titles = [
         n for n in range(len(lines) - 1) if lines[n].startswith("## ") and lines[n + 1].startswith("- **Authors**:")
     ]
@@ -371,49 +395,43 @@ def parse_post(text: str, name: str) -> ParsedPost:
     for k, n in enumerate(titles):
         stop = titles[k + 1] if k + 1 < len(titles) else len(lines)
         papers.append(_parse_paper(lines[n:stop], offset + n + 1, rd))
+    return papers
 
-    label = (tz_label or "CST").split("，")[0].strip()
-    zone = ZoneInfo(_LABEL_ZONES.get(label, "Asia/Shanghai"))
-    if label not in _LABEL_ZONES:
-        rd.problem(offset + 1, f"unknown time-zone label '{label}'; assumed Asia/Shanghai")
-    if start is None or end_s is None:
-        rd.problem(offset + 1, "no '- 时间窗口…' line; assumed the 08:50 window")
-        anchor = "08:50"
-        end_dt = datetime.fromisoformat(f"{day}T08:50").replace(tzinfo=zone)
-        start_dt = end_dt - timedelta(days=1)
-    else:
-        start_dt = datetime.fromisoformat(start.replace(" ", "T")).replace(tzinfo=zone)
-        end_dt = datetime.fromisoformat(end_s.replace(" ", "T")).replace(tzinfo=zone)
+
+def parse_post(text: str, name: str) -> ParsedPost:
+    """Parse one post in the standard format into a DayRecord, listing problems and normalisations by line."""
+    rd = _Reader(name)
+    split = _front_matter(text.replace("\r\n", "\n"))
+    if split is None:
+        return ParsedPost(None, [f"{name}:1: front matter is not closed by a '---' line"])
+    front, body, offset = split
+    unwrapped = unwrap_liquid(body)
+    if unwrapped != body:
+        offset += 1  # the '{% raw %}' line
+    lines = unwrapped.split("\n")
+    h = _read_header(lines, offset, rd)
+    day = h.day
+    if day is None:
+        fm = _FILE_DATE.match(Path(name).name)
+        if fm is None:
+            return ParsedPost(None, [f"{name}:{offset + 1}: no date in the header or the file name"])
+        day = fm.group(1)
+        rd.problem(offset + 1, "no '以下为 <date>…' header line; took the date from the file name")
+    papers = _papers_of(lines, offset, rd)
+    window = _window_of(h, day, offset, rd)
+    fetched, shown = h.fetched, h.shown
     if fetched is None or shown is None:
         rd.problem(offset + 1, "no '- 抓取总数…' line; counted the papers instead")
         fetched = shown = len(papers)
     if shown != len(papers):
         rd.problem(None, f"the header says {shown} papers are shown but {len(papers)} "
                        f"{'was' if len(papers) == 1 else 'were'} found")
-
-    record = DayRecord(
-        date=day,
-        window=WindowInfo(
-            start=start_dt.isoformat(),
-            end=end_dt.isoformat(),
-            timezone=zone.key,
-            anchor=anchor or "08:50",
-            basis="submitted",
-        ),
-        counts=Counts(fetched=fetched, shown=shown),
-        papers=papers,
-        left_out=left_out,
-        source=f"import:{Path(name).name}",
-    )
+    record = DayRecord(date=day, window=window, counts=Counts(fetched=fetched, shown=shown), papers=papers,
+                       left_out=h.left_out, source=f"import:{Path(name).name}")
     tags = front.get("tags")
-    return ParsedPost(
-        record,
-        rd.problems,
-        rd.normalisations,
-        rd.normalised_lines,
-        title=str(front.get("title") or ""),
-        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
-    )
+    tag_list = [str(t) for t in tags] if isinstance(tags, list) else []
+    return ParsedPost(record, rd.problems, rd.normalisations, rd.normalised_lines,
+                      title=str(front.get("title") or ""), tags=tag_list)
 
 
 def unexplained_changes(original: str, parsed: ParsedPost, name: str) -> list[str]:
