@@ -13,7 +13,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from digest.core.errors import ConfigError
-from digest.core.notify_config import NotifyConfig, check_channel_topics, parse_notify_config
+from digest.core.config.notify import NotifyConfig, check_channel_topics, parse_notify_config
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
