@@ -1,28 +1,17 @@
-"""The `notify` section of the config: a list of channels, one model per kind, secrets only by variable name."""
+"""The `notify` section of the config: a list of channels, one schema per kind, secrets only by variable name."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from digest.core.config.base import Section, env_name, http_url, validate
 from digest.core.errors import ConfigError
 
 CHANNEL_KINDS = ("email", "feishu", "dingtalk", "wecom", "slack", "discord", "telegram", "webhook")
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.fullmatch(value):
-        # The value is not echoed: it is most likely the secret itself (a webhook URL, a token).
-        raise ValueError(
-            "expected the NAME of an environment variable, like SLACK_WEBHOOK_URL; the secret itself never goes "
-            "in the file: export it in that variable"
-        )
-    return value
 
 
 def _address(value: str) -> str:
@@ -31,8 +20,11 @@ def _address(value: str) -> str:
     return value
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Model(Section):
+    # `from` is a Python keyword: the field is from_, written `from` in the file.
+    model_config = ConfigDict(populate_by_name=True)
+    reference: ClassVar[str] = "the README's Notifications section"
+    missing_hint: ClassVar[str] = "missing (this channel kind needs it)"
 
 
 class _Channel(_Model):
@@ -51,7 +43,7 @@ class _Channel(_Model):
     @field_validator("username_env", "password_env", "url_env", "secret_env", "token_env", check_fields=False)
     @classmethod
     def _envs(cls, v: str | None) -> str | None:
-        return _env_name(v)
+        return env_name(v, "SLACK_WEBHOOK_URL", "secret")
 
     @field_validator("keywords")
     @classmethod
@@ -162,9 +154,7 @@ class TelegramChannel(_Channel):
     @field_validator("api_url")
     @classmethod
     def _api_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f'expected an http(s) URL, got "{v}"')
-        return v.rstrip("/")
+        return http_url(v).rstrip("/")
 
 
 Channel = Annotated[
@@ -210,72 +200,11 @@ class NotifyConfig(_Model):
         raise ConfigError(f'notify: no channel named "{name}" (channels: {names})')
 
 
-# ------------------------------------------------------------------ error messages naming the key
-
-
-def location(loc: tuple[int | str, ...], prefix: str = "notify") -> str:
-    """('channels', 0, 'email', 'smtp_port') -> 'notify.channels[0].smtp_port' (the union's tag dropped)."""
-    out = prefix
-    prev: int | str | None = None
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(prev, int) and part in CHANNEL_KINDS:
-            pass  # pydantic names the union member it tried; the user never wrote it
-        else:
-            out += f".{part}" if out else str(part)
-        prev = part
-    return out
-
-
-def error_message(err: Any, prefix: str = "notify") -> str:
-    """One pydantic error as 'notify.channels[0].smtp_port: expected a whole number, got "x"'."""
-    # Imported here: digest.core.config imports this module for its `notify` section.
-    from digest.core.config.sections import _describe
-
-    where = location(tuple(err["loc"]), prefix)
-    typ = err["type"]
-    ctx = err.get("ctx") or {}
-    given = err.get("input")
-    if typ == "extra_forbidden":
-        msg = "unknown key (check the spelling; see the README's Notifications section)"
-    elif typ == "missing":
-        msg = "missing (this channel kind needs it)"
-    elif typ == "value_error":
-        msg = str(ctx.get("error", err["msg"]))
-    elif typ in ("union_tag_not_found", "union_tag_invalid"):
-        got = _describe(ctx.get("tag")) if typ == "union_tag_invalid" else "nothing"
-        msg = f"kind: expected one of {', '.join(CHANNEL_KINDS)}, got {got}"
-    else:
-        expected = {
-            "string_type": "text",
-            "int_type": "a whole number",
-            "int_parsing": "a whole number",
-            "int_from_float": "a whole number",
-            "float_type": "a number",
-            "float_parsing": "a number",
-            "list_type": "a list",
-            "model_type": "a mapping of keys",
-            "model_attributes_type": "a mapping of keys",
-            "literal_error": ctx.get("expected", "one of the allowed values"),
-            "greater_than": f"a number greater than {ctx.get('gt')}",
-            "greater_than_equal": f"a number of at least {ctx.get('ge')}",
-            "less_than_equal": f"a number of at most {ctx.get('le')}",
-        }.get(typ)
-        msg = f"expected {expected}, got {_describe(given)}" if expected else f"{err['msg']}, got {_describe(given)}"
-    return f"{where}: {msg}"
-
-
 def parse_notify_config(data: Any, source: str = "config.yaml", prefix: str = "notify") -> NotifyConfig:
     """Validate the `notify` mapping; raise ConfigError naming the key (notify.channels[0].smtp_port)."""
     if data is None:
         return NotifyConfig()
-    try:
-        return NotifyConfig.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise ConfigError(f"{source}: {error_message(errors[0], prefix)}{more}") from None
+    return validate(NotifyConfig, data, source, prefix)
 
 
 def check_channel_topics(cfg: NotifyConfig, known: Sequence[str], source: str = "config.yaml") -> None:
