@@ -29,7 +29,12 @@ class Context:
         self.reporter = Reporter(verbose=verbose or debug, quiet=quiet)
 
     def config(self) -> Config:
-        return load_config(self.config_path, required=self.config_path is not None)
+        """The config file, validated, with the checks that need the taxonomy (notify topics) done too."""
+        from digest.enrich.config_checks import check_notify_topics
+
+        cfg = load_config(self.config_path, required=self.config_path is not None)
+        check_notify_topics(cfg, str(self.config_path or "config.yaml"))
+        return cfg
 
     def services(self) -> Any:
         from digest.pipeline import Services

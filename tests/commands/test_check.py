@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from digest.commands.check import Check, run_checks
-from digest.core.config import load_config
+from digest.core.config import LLMConfig, load_config
+from digest.enrich.model import ModelError, OpenAIModel
 from digest.standins.arxiv_server import ArxivStandIn
 from digest.standins.chat_server import ChatStandIn
 from helpers import write_config
@@ -177,17 +180,63 @@ def test_a_config_that_does_not_load_is_the_only_line(tmp_path: Path) -> None:
     assert "sk-abc" not in proc.stdout + proc.stderr
 
 
+def _seam_model(handler: Callable[[httpx2.Request], httpx2.Response], **llm: object) -> OpenAIModel:
+    """The Model seam's client for one provider, its HTTP answered by `handler` (the SDK's own MockTransport)."""
+    cfg = LLMConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="K", timeout_seconds=5, **llm)
+    return OpenAIModel(cfg, "k", http=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+
+
 def test_model_check_survives_a_service_that_hangs_up(tmp_path: Path) -> None:
     from digest.commands.check import check_model
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("refused", request=request)
 
-    with httpx.Client(transport=httpx.MockTransport(refuse)) as http:
-        check = check_model("model", base_url="http://127.0.0.1:9/v1", model="m", key="k", var="K", section="llm",
-                            extra_body={}, http=http, timeout=5)
+    check = asyncio.run(check_model("model", _seam_model(refuse)))
     assert check == Check(False, "model: cannot reach http://127.0.0.1:9/v1 (ConnectError)",
                           "check llm.base_url and the network (a proxy may be needed)")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "line", "fix"),
+    [
+        # A 429 that only says a quota was exceeded is a rate limit (the run waits and retries), not an empty account.
+        (429, {"error": {"message": "Rate quota exceeded, retry in 20 s"}},
+         "is rate limiting this key (HTTP 429: Rate quota exceeded, retry in 20 s)",
+         "try again in a minute; if it persists, lower llm.concurrency"),
+        (429, {"error": {"message": "You exceeded your current quota", "code": "insufficient_quota"}},
+         "reports no balance (HTTP 429: You exceeded your current quota)", "top up the account of the key in K"),
+        # A server error that mentions a quota is still the server's trouble: the run retries it too.
+        (503, {"error": {"message": "quota service down"}}, "is failing (HTTP 503: quota service down)",
+         "try again later, or add a provider under llm.fallbacks"),
+        (400, {"error": {"message": "bad request"}}, "answered HTTP 400: bad request",
+         "check llm.base_url and llm.model"),
+    ],
+)
+def test_check_reads_failures_as_the_run_does(status: int, body: dict[str, object], line: str, fix: str) -> None:
+    from digest.commands.check import check_model
+    from digest.core.failures import http_failure
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(status, json=body)
+
+    model = _seam_model(answer)
+    check = asyncio.run(check_model("model", model))
+    assert check == Check(False, f"model: http://127.0.0.1:9/v1 {line}", fix)
+    # The run's call gets the same kind from the same table.
+    with pytest.raises(ModelError) as info:
+        asyncio.run(_seam_model(answer).complete([{"role": "user", "content": "hi"}]))
+    assert info.value.failure is http_failure(status, str(body["error"]))
+
+
+def test_check_times_out_through_the_seam() -> None:
+    from digest.commands.check import check_model
+
+    def hang(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ReadTimeout("slow", request=request)
+
+    check = asyncio.run(check_model("model", _seam_model(hang)))
+    assert check.line == "model: http://127.0.0.1:9/v1 did not answer within 5 s"
 
 
 # ------------------------------------------------------------------ run / build guards

@@ -99,6 +99,59 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_cli_refuses_a_notify_topic_the_taxonomy_lacks_with_exit_2(tmp_path: Path) -> None:
+    # core's loader cannot see the taxonomy; the command's config entry point checks it right after loading.
+    path = tmp_path / "config.yaml"
+    path.write_text("notify:\n  channels:\n    - {name: a, kind: slack, url_env: A, topics: [ttts]}\n",
+                    encoding="utf-8")
+    assert parse_config({"notify": {"channels": [{"name": "a", "kind": "slack", "url_env": "A",
+                                                  "topics": ["ttts"]}]}}).notify.channels[0].topics == ["ttts"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", "render", "--all", "--config", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert line.startswith(f"digest: error: {path}: notify.channels[0].topics: expected topics among ['asr', ")
+    assert line.endswith("got ['ttts'] (the slugs of the built-in taxonomy, or of site.topics_file)")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # The same translator names keys in every section, notify included, with the section's own hints.
+        ({"notify": {"channels": [{"name": "a", "kind": "slack", "url_env": "A", "token": "x"}]}},
+         "notify.channels[0].token: unknown key (check the spelling; see the README's Notifications section)"),
+        ({"notify": {"channels": [{"name": "a", "kind": "slack", "url_env": "A", "topcs": []}]}},
+         "notify.channels[0].topcs: unknown key (did you mean topics? see the README's Notifications section)"),
+        ({"notify": {"channels": [{"name": "a", "kind": "telegram", "token_env": "T", "chat_id": 1,
+                                   "timeout_seconds": 0}]}},
+         "notify.channels[0].timeout_seconds: expected a number greater than 0, got 0"),
+        ({"notify": {"channels": [{"name": "a", "kind": "telegram", "token_env": "T", "chat_id": 1,
+                                   "api_url": "ftp://x"}]}},
+         'notify.channels[0].api_url: expected an http(s) URL, got "ftp://x"'),
+        ({"notify": {"channels": [{"kind": "slack", "url_env": "A"}]}},
+         "notify.channels[0].name: missing (this channel kind needs it)"),
+        ({"notify": {"channels": ["slack"]}}, 'notify.channels[0]: expected a mapping of keys, got "slack"'),
+        ({"llm": {"api_key_env": "sk-1"}}, "llm.api_key_env: expected the NAME of an environment variable, like "
+         "DEEPSEEK_API_KEY; the key itself never goes in the file: export it in that variable"),
+        ({"notify": {"channels": [{"name": "a", "kind": "slack", "url_env": "https://h/x"}]}},
+         "notify.channels[0].url_env: expected the NAME of an environment variable, like SLACK_WEBHOOK_URL; "
+         "the secret itself never goes in the file: export it in that variable"),
+    ],
+)
+def test_one_translator_for_every_section(data: dict[str, object], expected: str) -> None:
+    from digest.core.config.notify import parse_notify_config
+
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert str(info.value) == f"config.yaml: {expected}"
+    if "notify" in data:  # the section alone says the same
+        with pytest.raises(ConfigError) as alone:
+            parse_notify_config(data["notify"])
+        assert str(alone.value) == str(info.value)
+
+
 # ------------------------------------------------------------------ issue 14: the tool's own words
 
 
@@ -235,14 +288,15 @@ def test_a_key_in_the_file_is_never_echoed(tmp_path: Path) -> None:
 
 def test_every_bounded_number_has_a_range_message() -> None:
     # A number added later without a hint would fall back to bare bounds; keep the table complete.
-    from digest.core.config import _NUMBER_HINTS, Config
+    from digest.core.config import Config
 
     missing = []
     for section, info in Config.model_fields.items():
         model = info.annotation
+        hints = getattr(model, "number_hints", {})
         for name, field in getattr(model, "model_fields", {}).items():
             bounded = any(hasattr(m, b) for m in field.metadata for b in ("ge", "gt", "le"))
-            if bounded and f"{section}.{name}" not in _NUMBER_HINTS:
+            if bounded and name not in hints:
                 missing.append(f"{section}.{name}")
     assert missing == []
 

@@ -193,19 +193,27 @@ def test_config_errors_name_the_key(channels, expected):
 
 
 def test_channel_topics_are_the_taxonomys_slugs(tmp_path):
+    # The config loader (core) parses; the taxonomy check runs above it, right after loading.
+    from digest.enrich.config_checks import check_notify_topics
+
+    def load(data, **kw):
+        cfg = parse_config(data, **kw)
+        check_notify_topics(cfg)
+        return cfg
+
     channel = {"name": "a", "kind": "slack", "url_env": "A", "topics": ["ttts"]}
     with pytest.raises(ConfigError) as err:
-        parse_config({"notify": {"channels": [channel]}})
+        load({"notify": {"channels": [channel]}})
     assert str(err.value).startswith("config.yaml: notify.channels[0].topics: expected topics among ['asr', 'tts'")
     # A user's own taxonomy brings its own slugs: `birds` is valid there, `tts` no longer is.
     (tmp_path / "mine.yaml").write_text(
         "topics:\n  - {slug: birds, label: 鸟类, en: [bird]}\n  - {slug: other, label: 其他}\n", encoding="utf-8"
     )
     site = {"topics_file": "mine.yaml"}
-    cfg = parse_config({"site": site, "notify": {"channels": [{**channel, "topics": ["birds"]}]}}, base_dir=tmp_path)
+    cfg = load({"site": site, "notify": {"channels": [{**channel, "topics": ["birds"]}]}}, base_dir=tmp_path)
     assert cfg.notify.channels[0].topics == ["birds"]
     with pytest.raises(ConfigError, match=r"got \['tts'\]"):
-        parse_config({"site": site, "notify": {"channels": [{**channel, "topics": ["tts"]}]}}, base_dir=tmp_path)
+        load({"site": site, "notify": {"channels": [{**channel, "topics": ["tts"]}]}}, base_dir=tmp_path)
 
 
 # ------------------------------------------------------------------ the neutral digest

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 
 from digest.core.config import Config
 from digest.core.errors import ConfigError, DigestError
+from digest.core.failures import Failure
 from digest.core.files import file_in_the_way
 from digest.core.http import USER_AGENT
+from digest.enrich.model import BadAnswer, ModelError, OpenAIModel, Unreachable, provider_configs
 
 if TYPE_CHECKING:
-    from digest.core.notify_config import Channel
+    import httpx2  # the openai SDK's HTTP library: a test injects its MockTransport here
+
+    from digest.core.config.notify import Channel
 
 # A preflight should answer within a minute even when the configured timeouts are generous.
 CHECK_TIMEOUT_CAP = 20.0
@@ -59,82 +64,77 @@ def check_key(label: str, var: str, key_of: str, environ: Mapping[str, str]) -> 
     )
 
 
-def _error_text(resp: httpx.Response) -> str:
-    try:
-        data = resp.json()
-    except ValueError:
-        return resp.text.strip()[:160]
-    err = data.get("error") if isinstance(data, dict) else None
-    msg = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
-    return str(msg or "")[:160]
-
-
-def _refusal(label: str, base_url: str, resp: httpx.Response, var: str, section: str) -> Check:
-    """A failed answer from the model service, with the fix that status calls for."""
-    status = resp.status_code
-    said = _error_text(resp)
-    said = f": {said}" if said else ""
-    if status in (401, 403):
-        return Check(False, f"{label}: {base_url} refused the key in {var} (HTTP {status}{said})",
+def _refusal(label: str, model: OpenAIModel, exc: ModelError) -> Check:
+    """A failed answer from the model service, with the fix its kind (digest.core.failures) calls for."""
+    url, var, section = model.cfg.base_url, model.cfg.api_key_env, model.section
+    status = exc.status
+    said = f": {exc.said}" if exc.said else ""
+    if isinstance(exc, Unreachable):
+        fix = f"check {section}.base_url and the network (a proxy may be needed)"
+        if exc.timed_out:
+            return Check(False, f"{label}: {url} did not answer within {model.cfg.timeout_seconds:g} s", fix)
+        return Check(False, f"{label}: cannot reach {url} ({exc.cause})", fix)
+    if exc.failure is Failure.BAD_KEY:
+        return Check(False, f"{label}: {url} refused the key in {var} (HTTP {status}{said})",
                      f"put a valid key for this service in {var}")
-    if status == 402 or "balance" in said.lower() or "quota" in said.lower():
-        return Check(False, f"{label}: {base_url} reports no balance (HTTP {status}{said})",
+    if exc.failure is Failure.NO_BALANCE:
+        return Check(False, f"{label}: {url} reports no balance (HTTP {status}{said})",
                      f"top up the account of the key in {var}")
-    if status == 429:
-        return Check(False, f"{label}: {base_url} is rate limiting this key (HTTP 429{said})",
+    if exc.failure is Failure.RATE_LIMITED:
+        return Check(False, f"{label}: {url} is rate limiting this key (HTTP 429{said})",
                      f"try again in a minute; if it persists, lower {section.split('[')[0]}.concurrency")
-    if status >= 500:
-        return Check(False, f"{label}: {base_url} is failing (HTTP {status}{said})",
+    if exc.failure is Failure.SERVER_ERROR:
+        return Check(False, f"{label}: {url} is failing (HTTP {status}{said})",
                      "try again later, or add a provider under llm.fallbacks")
-    return Check(False, f"{label}: {base_url} answered HTTP {status}{said}",
-                 f"check {section}.base_url and {section}.model")
-
-
-def check_model(
-    label: str,
-    *,
-    base_url: str,
-    model: str,
-    key: str,
-    var: str,
-    section: str,
-    extra_body: Mapping[str, Any],
-    http: httpx.Client,
-    timeout: float,
-) -> Check:
-    """The service lists the model (GET /models), or, without a list, answers a one-token call with it."""
-    root = base_url.rstrip("/")
-    headers = {"Authorization": f"Bearer {key}", "User-Agent": USER_AGENT}
-    try:
-        resp = http.get(f"{root}/models", headers=headers, timeout=timeout)
-        if resp.status_code in (404, 405, 501):
-            body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1,
-                    **extra_body}
-            resp = http.post(f"{root}/chat/completions", headers=headers, json=body, timeout=timeout)
-            if resp.status_code == 200:
-                return Check(True, f"{label}: {model} answered a one-token call at {base_url} (no model list)")
-            if resp.status_code == 404:
-                return Check(False, f'{label}: {base_url} has no model "{model}" (HTTP 404)',
-                             f"check {section}.model and {section}.base_url")
-            return _refusal(label, base_url, resp, var, section)
-    except httpx.TimeoutException:
-        return Check(False, f"{label}: {base_url} did not answer within {timeout:g} s",
-                     f"check {section}.base_url and the network (a proxy may be needed)")
-    except httpx.TransportError as exc:
-        return Check(False, f"{label}: cannot reach {base_url} ({exc.__class__.__name__})",
-                     f"check {section}.base_url and the network (a proxy may be needed)")
-    if resp.status_code != 200:
-        return _refusal(label, base_url, resp, var, section)
-    try:
-        listed = [str(m.get("id")) for m in resp.json().get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
-        return Check(False, f"{label}: {base_url}/models answered something that is not a model list",
+    if exc.failure is Failure.UNKNOWN_MODEL:
+        return Check(False, f'{label}: {url} has no model "{model.name}" (HTTP {status})',
+                     f"check {section}.model and {section}.base_url")
+    if status is None:  # an answer that is not a chat completion
+        return Check(False, f"{label}: {url} answered something that is not a chat completion",
                      f"check {section}.base_url (it should end where /chat/completions begins, often /v1)")
-    if model in listed:
-        return Check(True, f"{label}: {model} is listed by {base_url}")
+    return Check(False, f"{label}: {url} answered HTTP {status}{said}", f"check {section}.base_url and {section}.model")
+
+
+async def check_model(label: str, model: OpenAIModel) -> Check:
+    """Through the Model seam: the service lists the model, or, without a list, answers a one-token call."""
+    url = model.cfg.base_url
+    try:
+        listed = await model.listed_models()
+    except BadAnswer:
+        return Check(False, f"{label}: {url}/models answered something that is not a model list",
+                     f"check {model.section}.base_url (it should end where /chat/completions begins, often /v1)")
+    except ModelError as exc:
+        return _refusal(label, model, exc)
+    if listed is None:
+        try:
+            await model.complete([{"role": "user", "content": "ping"}])
+        except ModelError as exc:
+            return _refusal(label, model, exc)
+        return Check(True, f"{label}: {model.name} answered a one-token call at {url} (no model list)")
+    if model.name in listed:
+        return Check(True, f"{label}: {model.name} is listed by {url}")
     shown = ", ".join(listed[:6]) + (", ..." if len(listed) > 6 else "")
-    return Check(False, f'{label}: {base_url} does not list "{model}" (it lists {shown or "no models"})',
-                 f"set {section}.model to one of the listed models")
+    return Check(False, f'{label}: {url} does not list "{model.name}" (it lists {shown or "no models"})',
+                 f"set {model.section}.model to one of the listed models")
+
+
+async def _check_models(cfg: Config, environ: Mapping[str, str], http: httpx2.AsyncClient | None) -> list[Check]:
+    """A key line and a model line per provider of the chain, each model asked once, through the seam."""
+    out = []
+    for n, (section, pcfg) in enumerate(provider_configs(cfg.llm)):
+        prefix = f"fallback {n} " if n else ""
+        var = pcfg.api_key_env
+        key_check = check_key(f"{prefix}key", var, f"{section}.api_key_env", environ)
+        out.append(key_check)
+        if not key_check.ok:
+            out.append(Check(False, f"{prefix}model: not asked, the key in {var} is missing", skipped=True))
+            continue
+        # One short try: the answer's max_tokens is 1 and a preflight waits no longer than CHECK_TIMEOUT_CAP.
+        short = pcfg.model_copy(update={"max_tokens": 1, "timeout_seconds": min(pcfg.timeout_seconds,
+                                                                                 CHECK_TIMEOUT_CAP)})
+        model = OpenAIModel(short, environ[var].strip(), section=section, http=http)
+        out.append(await check_model(f"{prefix}model", model))
+    return out
 
 
 def check_arxiv_api(cfg: Config, http: httpx.Client, timeout: float) -> Check:
@@ -208,7 +208,7 @@ def run_checks(
     environ: Mapping[str, str],
     *,
     arxiv_http: httpx.Client | None = None,
-    model_http: httpx.Client | None = None,
+    model_http: httpx2.AsyncClient | None = None,
     sleep: Callable[[float], None] = time.sleep,
     config_name: str = "config",
 ) -> list[Check]:
@@ -219,30 +219,7 @@ def run_checks(
         return [Check(False, f"config: {exc}", "correct that line of the config; see the README's config reference")]
     results = [Check(True, f"config: {config_name} loaded")]
 
-    providers: list[tuple[str, str, str, str, str, Mapping[str, Any]]] = [
-        ("", "llm", cfg.llm.base_url, cfg.llm.model, cfg.llm.api_key_env, cfg.llm.extra_body)
-    ]
-    for n, fb in enumerate(cfg.llm.fallbacks):
-        providers.append((f"fallback {n + 1} ", f"llm.fallbacks[{n}]", fb.base_url, fb.model, fb.api_key_env,
-                          fb.extra_body))
-
-    own_model = model_http is None
-    http = model_http or httpx.Client()
-    try:
-        timeout = min(cfg.llm.timeout_seconds, CHECK_TIMEOUT_CAP)
-        for prefix, section, base_url, model, var, extra in providers:
-            key_check = check_key(f"{prefix}key", var, f"{section}.api_key_env", environ)
-            results.append(key_check)
-            if not key_check.ok:
-                results.append(Check(False, f"{prefix}model: not asked, the key in {var} is missing", skipped=True))
-                continue
-            results.append(check_model(
-                f"{prefix}model", base_url=base_url, model=model, key=environ[var].strip(), var=var,
-                section=section, extra_body=extra, http=http, timeout=timeout,
-            ))
-    finally:
-        if own_model:
-            http.close()
+    results += asyncio.run(_check_models(cfg, environ, model_http))
 
     own_arxiv = arxiv_http is None
     ahttp = arxiv_http or httpx.Client()

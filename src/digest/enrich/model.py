@@ -1,7 +1,11 @@
 """The Model seam: one async call, messages in, text and token usage out; failures mapped to the tool's own kinds.
 
 The OpenAI-compatible client is the implementation used for real runs; fallbacks and the tests' fake plug in
-here. Nothing outside this module knows the SDK's exception types.
+here. Nothing outside this module knows the SDK's exception types. What an HTTP failure means comes from the one
+table in digest.core.failures, which `digest check` (talking to the service through this seam) shares.
+
+Names, so they are not mixed up: this module is the seam to the model service; the day record and its entries
+are in digest.core.record; the runner that turns papers into model tasks is digest.enrich.runner.
 """
 
 from __future__ import annotations
@@ -10,20 +14,18 @@ import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from digest.core.config import LLMConfig
 from digest.core.errors import ModelAuthError
+from digest.core.failures import Failure, http_failure
 from digest.core.retry import retry_after_seconds
 
 if TYPE_CHECKING:
+    import httpx2  # the HTTP library the openai SDK is built on
     import openai
 
 Messages = list[dict[str, str]]
-
-# Error texts of providers whose account ran dry (DeepSeek answers 402 "Insufficient Balance").
-_BALANCE = re.compile(r"insufficient[_ ](balance|quota|funds|credits?)|balance|quota|余额|欠费", re.I)
-_QUOTA = re.compile(r"insufficient[_ ](balance|quota|funds|credits?)|余额|欠费", re.I)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class ModelError(Exception):
     """A failed model call; `problem` is plain Chinese for the record, `retryable` says whether to ask again."""
 
     retryable = True
+    failure = Failure.REFUSED  # the kind in digest.core.failures this error is
+    status: int | None = None  # the HTTP status of the answer, when there was one
+    said: str = ""  # the provider's own error message, as `digest check` shows it
 
     def __init__(self, problem: str, retry_after: float | None = None) -> None:
         super().__init__(problem)
@@ -64,17 +69,25 @@ class ModelError(Exception):
 class Unreachable(ModelError):
     """No answer: connection refused, DNS, TLS or timed out. `url` names the service that did not answer."""
 
-    def __init__(self, problem: str, retry_after: float | None = None, url: str = "") -> None:
+    failure = Failure.UNREACHABLE
+
+    def __init__(self, problem: str, retry_after: float | None = None, url: str = "", cause: str = "") -> None:
         super().__init__(problem, retry_after)
         self.url = url
+        self.cause = cause  # what failed underneath (ConnectError, ReadTimeout), for `digest check`
+        self.timed_out = "Timeout" in cause
 
 
 class RateLimited(ModelError):
     """HTTP 429 that is not an empty account; retry_after holds the server's wait when it gave one."""
 
+    failure = Failure.RATE_LIMITED
+
 
 class ServerError(ModelError):
     """5xx, 408 or 409: the service is having trouble."""
+
+    failure = Failure.SERVER_ERROR
 
 
 class BadAnswer(ModelError):
@@ -101,17 +114,25 @@ class FatalModelError(ModelAuthError, ModelError):
 class KeyRefused(FatalModelError):
     """HTTP 401/403."""
 
+    failure = Failure.BAD_KEY
+
 
 class BalanceGone(FatalModelError):
     """HTTP 402, or a quota/balance message."""
+
+    failure = Failure.NO_BALANCE
 
 
 class UnknownModel(FatalModelError):
     """HTTP 404: wrong model name or base URL."""
 
+    failure = Failure.UNKNOWN_MODEL
+
 
 class ServiceUnreachable(FatalModelError):
     """UNREACHABLE_LIMIT unreachable answers in a row (and no fallback left): the run stops calling."""
+
+    failure = Failure.UNREACHABLE
 
 
 # Consecutive unreachable answers after which a provider is given up for the run.
@@ -131,6 +152,16 @@ def _error_text(exc: openai.APIStatusError) -> str:
     return str(body or "")
 
 
+def _said(exc: openai.APIStatusError) -> str:
+    """The provider's error message alone (the SDK unwraps {"error": {...}}), or the start of a text body."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        msg = inner.get("message") if isinstance(inner, dict) else inner
+        return str(msg or "")[:160]
+    return str(body or "").strip()[:160]
+
+
 def _retry_after(exc: openai.APIStatusError) -> float | None:
     headers = exc.response.headers
     ms = headers.get("retry-after-ms")
@@ -146,13 +177,20 @@ class OpenAIModel:
     """An OpenAI-compatible chat API through the openai SDK (its own retries off: ours are bounded and counted)."""
 
     def __init__(
-        self, cfg: LLMConfig, api_key: str, client: openai.AsyncOpenAI | None = None, *, section: str = "llm"
+        self,
+        cfg: LLMConfig,
+        api_key: str,
+        client: openai.AsyncOpenAI | None = None,
+        *,
+        section: str = "llm",
+        http: httpx2.AsyncClient | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.model
         self.section = section  # the config key of this provider, for messages ("llm", "llm.fallbacks[0]")
         self._api_key = api_key
         self._client = client
+        self._http = http  # an injected HTTP client (tests: a MockTransport); None: the SDK's own
         self._own: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
 
     @property
@@ -166,7 +204,8 @@ class OpenAIModel:
             import openai
 
             self._own = (loop, openai.AsyncOpenAI(
-                base_url=self.cfg.base_url, api_key=self._api_key, timeout=self.cfg.timeout_seconds, max_retries=0
+                base_url=self.cfg.base_url, api_key=self._api_key, timeout=self.cfg.timeout_seconds, max_retries=0,
+                http_client=self._http,
             ))
         return self._own[1]
 
@@ -178,7 +217,6 @@ class OpenAIModel:
         if self.cfg.extra_body:
             # Provider switches (a thinking mode off, ...) go into the JSON body as they are.
             extra["extra_body"] = dict(self.cfg.extra_body)
-        url = self.cfg.base_url
         try:
             resp = await self.client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.cfg.model,
@@ -188,10 +226,8 @@ class OpenAIModel:
             )
         except openai.APIStatusError as exc:
             raise self._status_error(exc) from None
-        except openai.APITimeoutError:
-            raise Unreachable(f"模型调用超时（{self.cfg.timeout_seconds:g} 秒）", url=url) from None
-        except openai.APIConnectionError:
-            raise Unreachable("无法连接模型服务", url=url) from None
+        except openai.APIConnectionError as exc:
+            raise self._unreachable(exc) from None
         except (openai.APIResponseValidationError, ValueError):
             raise BadAnswer("模型服务返回了无效的 JSON") from None
         # A body that is not JSON comes back as plain text from the SDK.
@@ -207,31 +243,63 @@ class OpenAIModel:
             completion_tokens=(usage.completion_tokens or 0) if usage is not None else 0,
         )
 
+    async def listed_models(self) -> list[str] | None:
+        """The model ids the service lists (GET /models); None when it keeps no list (404, 405, 501).
+
+        Fails like complete(); an answer that is not a model list is a BadAnswer.
+        """
+        import openai
+
+        try:
+            raw = await self.client.models.with_raw_response.list()
+        except openai.APIStatusError as exc:
+            if exc.status_code in (404, 405, 501):
+                return None
+            raise self._status_error(exc) from None
+        except openai.APIConnectionError as exc:
+            raise self._unreachable(exc) from None
+        try:
+            listed: Any = raw.http_response.json().get("data", [])
+            return [str(m.get("id")) for m in listed if isinstance(m, dict)]
+        except (ValueError, AttributeError, TypeError):
+            raise BadAnswer("模型服务的模型列表无效") from None
+
+    def _unreachable(self, exc: openai.APIConnectionError) -> Unreachable:
+        import openai
+
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__
+        if isinstance(exc, openai.APITimeoutError):
+            cause = cause if "Timeout" in cause else "Timeout"
+            return Unreachable(f"模型调用超时（{self.cfg.timeout_seconds:g} 秒）", url=self.cfg.base_url, cause=cause)
+        return Unreachable("无法连接模型服务", url=self.cfg.base_url, cause=cause)
+
     def _status_error(self, exc: openai.APIStatusError) -> ModelError:
         status = exc.status_code
-        var = self.cfg.api_key_env
-        sec = self.section
-        if status in (401, 403):
+        error = self._failure_error(http_failure(status, _error_text(exc)), status, exc)
+        error.status, error.said = status, _said(exc)
+        return error
+
+    def _failure_error(self, failure: Failure, status: int, exc: openai.APIStatusError) -> ModelError:
+        """The seam's error for one kind of failure in the table of digest.core.failures."""
+        var, sec, url = self.cfg.api_key_env, self.section, self.cfg.base_url
+        if failure is Failure.BAD_KEY:
             return KeyRefused(
-                f"the model service at {self.cfg.base_url} refused the API key (HTTP {status}): "
+                f"the model service at {url} refused the API key (HTTP {status}): "
                 f"put a valid key in the environment variable {var}"
             )
-        if status == 404:
+        if failure is Failure.UNKNOWN_MODEL:
             return UnknownModel(
-                f'the model service at {self.cfg.base_url} has no model "{self.cfg.model}" (HTTP 404): '
+                f'the model service at {url} has no model "{self.cfg.model}" (HTTP {status}): '
                 f"check {sec}.model and {sec}.base_url in the config"
             )
-        text = _error_text(exc)
-        # OpenAI-style "insufficient_quota" arrives as 429, but no retry will ever succeed.
-        dry = _QUOTA.search(text) if status == 429 else 400 <= status < 500 and _BALANCE.search(text)
-        if status == 402 or dry:
+        if failure is Failure.NO_BALANCE:
             return BalanceGone(
                 f"the model service reports insufficient balance or quota (HTTP {status}): "
                 f"top up the account of the key in {var} or put another key there"
             )
-        if status == 429:
+        if failure is Failure.RATE_LIMITED:
             return RateLimited("模型服务限流（HTTP 429）", _retry_after(exc))
-        if status in (408, 409) or status >= 500:
+        if failure is Failure.SERVER_ERROR:
             return ServerError(f"模型服务暂时不可用（HTTP {status}）", _retry_after(exc))
         return RequestRefused(f"模型服务拒绝了请求（HTTP {status}）")
 
@@ -347,19 +415,26 @@ class ModelChain:
         )
 
 
-def build_chain(cfg: LLMConfig, environ: Mapping[str, str]) -> ModelChain | None:
-    """The primary (its key must be set, else None) and every fallback whose key variable is set."""
-    key = (environ.get(cfg.api_key_env) or "").strip()
-    if not key:
-        return None
-    providers = [Provider(OpenAIModel(cfg, key), cfg.base_url, "llm")]
+def provider_configs(cfg: LLMConfig) -> list[tuple[str, LLMConfig]]:
+    """Each provider of the chain in order, as its config key ("llm", "llm.fallbacks[0]") and its own LLMConfig
+    (a fallback keeps the main settings but its own URL, model, key variable and extra_body)."""
+    out = [("llm", cfg)]
     for n, fb in enumerate(cfg.fallbacks):
-        fkey = (environ.get(fb.api_key_env) or "").strip()
-        if not fkey:
-            continue  # `digest check` reports it; a run does without
         fcfg = cfg.model_copy(update={
             "base_url": fb.base_url, "model": fb.model, "api_key_env": fb.api_key_env, "extra_body": fb.extra_body,
         })
-        section = f"llm.fallbacks[{n}]"
-        providers.append(Provider(OpenAIModel(fcfg, fkey, section=section), fb.base_url, section))
+        out.append((f"llm.fallbacks[{n}]", fcfg))
+    return out
+
+
+def build_chain(cfg: LLMConfig, environ: Mapping[str, str]) -> ModelChain | None:
+    """The primary (its key must be set, else None) and every fallback whose key variable is set."""
+    providers = []
+    for section, pcfg in provider_configs(cfg):
+        key = (environ.get(pcfg.api_key_env) or "").strip()
+        if not key:
+            if section == "llm":
+                return None
+            continue  # `digest check` reports it; a run does without
+        providers.append(Provider(OpenAIModel(pcfg, key, section=section), pcfg.base_url, section))
     return ModelChain(providers)

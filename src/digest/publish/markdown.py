@@ -144,10 +144,6 @@ def unwrap_liquid(body: str) -> str:
     return body
 
 
-def post_path(posts_dir: Path, day: str) -> Path:
-    return posts_dir / f"{day}-arxiv.md"
-
-
 def render_section(entry: Entry, env: jinja2.Environment | None = None) -> str:
     """One paper's section exactly as the post shows it (without the Liquid wrapper)."""
     env = env or template_env()

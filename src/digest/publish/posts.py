@@ -13,9 +13,10 @@ from digest.core.files import write_or_fail
 from digest.core.lock import site_lock
 from digest.core.record import DayRecord
 from digest.core.store import dump_record, read_record, record_days, record_path, write_record
+from digest.core.urls import post_path
 from digest.enrich.topics import Taxonomy, apply_topics, load_taxonomy
 from digest.publish.importer import find_posts, read_post
-from digest.publish.markdown import post_path, render_post, template_env
+from digest.publish.markdown import render_post, template_env
 
 
 def lock_path(cfg: Config) -> Path:

@@ -27,15 +27,16 @@ from markupsafe import Markup
 from digest.core.config import Config
 from digest.core.errors import DigestError, UsageError
 from digest.core.files import write_or_fail
-from digest.core.record import DayRecord, Entry, split_id
+from digest.core.record import DayRecord, Entry
 from digest.core.store import read_record, record_days, record_path
+from digest.core.urls import page_url, paper_anchors, post_path
+from digest.core.urls import post_url as post_url  # the site's URL rule, long imported from here
 from digest.enrich.topics import OTHER, Taxonomy, apply_topics, load_taxonomy
-from digest.publish.markdown import paper_view, post_path, template_env, tz_labels
+from digest.publish.markdown import paper_view, template_env, tz_labels
 from digest.publish.provenance import new_version_note, provenance_line
 from digest.site.mathml import math_plugin, render_text
 from digest.site.search import SEARCH_PAGE
 
-POST_NAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)\.(?:md|markdown)$")
 FEED_LIMIT = 20  # posts in feed.xml (and days in a topic feed)
 TOPIC_PAGE_SIZE = 40  # papers per topic page
 OLD_MANIFEST = ".digest-site"  # where builds before issue 15 kept the manifest: inside the published folder
@@ -48,7 +49,6 @@ _EVENT_ATTR = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
 _JS_URL = re.compile(r"""(?:href|src)\s*=\s*["']?\s*(?:javascript|vbscript|data):""", re.IGNORECASE)
 _PAREN_ITEM = re.compile(r"^( {0,3}\d{1,9})\)(?=[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_NOT_ANCHOR = re.compile(r"[^A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -130,15 +130,6 @@ class BuildResult:
     posts: int = 0
     topics: dict[str, int] = field(default_factory=dict)  # slug -> papers, for topics in use
     search_pages: int | None = None  # pages in the search index; None when no index was built
-
-
-def post_url(path: Path) -> str:
-    """The URL Jekyll gives a post file by default: `2026-01-07-arxiv.md` -> `/2026/01/07/arxiv.html`."""
-    m = POST_NAME.match(path.name)
-    if not m:
-        raise UsageError(f"{path.name}: not a post file name (expected YYYY-MM-DD-<slug>.md)")
-    year, month, day = m.group("date").split("-")
-    return f"/{year}/{month}/{day}/{m.group('slug')}.html"
 
 
 def site_env(user_dir: Path | None = None) -> jinja2.Environment:
@@ -262,7 +253,7 @@ def day_page(record: DayRecord, md: MarkdownIt, title_template: str, taxonomy: T
     start = dt.datetime.fromisoformat(record.window.start)
     end = dt.datetime.fromisoformat(record.window.end)
     short, long = tz_labels(record.window.timezone, start)
-    anchors = paper_anchors(record)
+    anchors = paper_anchors(record.papers)
     zone = record.window.timezone
     cards = [paper_card(e, md, anchor, taxonomy, zone) for e, anchor in zip(record.papers, anchors, strict=True)]
     name = post_path(Path(), record.date)
@@ -270,7 +261,7 @@ def day_page(record: DayRecord, md: MarkdownIt, title_template: str, taxonomy: T
         date=record.date,
         slug=name.stem[11:],
         title=title_template.replace("{date}", record.date),
-        url=post_url(name),
+        url=page_url("", record.date),
         window_start=start.strftime("%Y-%m-%d %H:%M"),
         window_end=end.strftime("%Y-%m-%d %H:%M"),
         anchor_time=record.window.anchor,
@@ -294,28 +285,6 @@ def _anchor_iso(record: DayRecord, end: dt.datetime) -> str:
     except ValueError:
         pass
     return end.isoformat()
-
-
-def paper_anchors(record: DayRecord) -> list[str]:
-    """Each paper's heading id on its day page, in record order (a repeated base id gets -2, -3)."""
-    used: set[str] = set()
-    out = []
-    for entry in record.papers:
-        base = _anchor_base(entry)
-        anchor, n = base, 2
-        while anchor in used:
-            anchor, n = f"{base}-{n}", n + 1
-        used.add(anchor)
-        out.append(anchor)
-    return out
-
-
-def _anchor_base(entry: Entry) -> str:
-    try:
-        base = split_id(entry.id)[0]
-    except ValueError:  # an imported paper whose id could not be read
-        base = entry.id
-    return _NOT_ANCHOR.sub("-", base).strip("-") or "paper"
 
 
 def load_records(records_dir: Path) -> list[DayRecord]:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from digest.publish.notify.command import notify_command
     from digest.publish.notify.core import NotifyOutcome, notify_day, summary_lines, untranslated
     from digest.publish.notify.formats import build_messages, preview
-    from digest.publish.notify.message import DayDigest, PaperItem, build_digest, default_anchor, post_url
+    from digest.publish.notify.message import DayDigest, PaperItem, build_digest
     from digest.publish.notify.send import SendResult, default_smtp
 
 _WHERE = {
@@ -31,8 +31,6 @@ _WHERE = {
     "DayDigest": "message",
     "PaperItem": "message",
     "build_digest": "message",
-    "default_anchor": "message",
-    "post_url": "message",
     "SendResult": "send",
     "default_smtp": "send",
 }
@@ -46,12 +44,10 @@ __all__ = [
     "SendResult",
     "build_digest",
     "build_messages",
-    "default_anchor",
     "default_smtp",
     "notify_command",
     "notify_day",
     "parse_notify_config",
-    "post_url",
     "preview",
     "summary_lines",
     "untranslated",

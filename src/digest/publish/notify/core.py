@@ -12,8 +12,9 @@ import httpx
 
 from digest.core.notify_config import EmailChannel, NotifyConfig
 from digest.core.record import DayRecord, Entry
+from digest.core.urls import paper_anchor
 from digest.publish.notify.formats import Message, build_messages, preview
-from digest.publish.notify.message import TopicSource, build_digest, default_anchor
+from digest.publish.notify.message import TopicSource, build_digest
 from digest.publish.notify.send import (
     Redactor,
     SendResult,
@@ -63,7 +64,7 @@ def notify_day(
     topics: TopicSource = None,
     labels: Mapping[str, str] | None = None,
     site_url: str | None = None,
-    anchor_for: Callable[[Entry], str] = default_anchor,
+    anchor_for: Callable[[Entry], str] = paper_anchor,
     only: str | None = None,
     dry_run: bool = False,
     by_hand: bool = False,

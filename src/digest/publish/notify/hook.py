@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from digest.core.errors import DigestError, UsageError
 from digest.core.record import DayRecord, Entry
+from digest.core.urls import paper_anchors
 from digest.publish.notify.core import NotifyOutcome, notify_day
 from digest.publish.notify.message import TopicSource
 
@@ -22,10 +23,8 @@ if TYPE_CHECKING:
 
 def site_anchors(record: DayRecord) -> dict[str, str]:
     """Paper id -> the id of its heading on the site's day page (the site's own rule)."""
-    from digest.site.build import paper_anchors
-
     out: dict[str, str] = {}
-    for entry, anchor in zip(record.papers, paper_anchors(record), strict=True):
+    for entry, anchor in zip(record.papers, paper_anchors(record.papers), strict=True):
         out.setdefault(entry.id, anchor)
     return out
 

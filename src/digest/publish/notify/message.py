@@ -7,22 +7,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from digest.core.record import DayRecord, Entry
+from digest.core.urls import page_url, paper_anchor
 
 # Titles are capped so one paper always fits in the smallest message (WeCom's 4096 bytes).
 MAX_TITLE = 300
 
 TopicSource = Mapping[str, Sequence[str]] | Callable[[Entry], Sequence[str]] | None
-
-
-def default_anchor(entry: Entry) -> str:
-    """The id the site gives a paper's heading: its arXiv id without version, non-alphanumerics as '-' (2601-03227)."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", entry.base_id)
-
-
-def post_url(site_url: str, day: str) -> str:
-    """The page Jekyll makes of a day's post: {site}/YYYY/MM/DD/arxiv.html."""
-    y, m, d = day.split("-")
-    return f"{site_url.rstrip('/')}/{y}/{m}/{d}/arxiv.html"
 
 
 def shorten(text: str, limit: int) -> str:
@@ -119,13 +109,13 @@ def build_digest(
     topics: TopicSource = None,
     labels: Mapping[str, str] | None = None,
     site_url: str | None = None,
-    anchor_for: Callable[[Entry], str] = default_anchor,
+    anchor_for: Callable[[Entry], str] = paper_anchor,
 ) -> DayDigest:
     """The neutral digest of a record; `topics` maps a paper id (with or without version) to slugs, or is a callable.
 
     Links go to the paper's anchor in the site's post when `site_url` is given, else to its arXiv page.
     """
-    page = post_url(site_url, record.date) if site_url else None
+    page = page_url(site_url, record.date) if site_url else None
     papers = tuple(
         PaperItem(
             id=e.id,

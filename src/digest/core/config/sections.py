@@ -1,4 +1,5 @@
-"""Configuration schema and loading: every key has a default, every error names its key."""
+"""The config sections of a run (site, arxiv, window, filter, llm, fulltext): every key has a default and a
+description, every bounded number a hint."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ import difflib
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from digest.core.errors import ConfigError
-from digest.core.notify_config import NotifyConfig, check_channel_topics, parse_notify_config
+from digest.core.config.base import Section, env_name, http_url
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -49,29 +48,6 @@ _SECRET_KEY = re.compile(
 # Keys digest sets itself on every model request; extra_body must not override them.
 _RESERVED_BODY_KEYS = frozenset({"model", "messages", "stream", "n"})
 
-# What each bounded number means, so a range error says why the range is what it is.
-_NUMBER_HINTS = {
-    "site.lock_timeout_seconds": "seconds a second run waits for the site lock; 0 gives up at once",
-    "arxiv.delay_seconds": "seconds between arXiv requests; arXiv asks for 3",
-    "arxiv.timeout_seconds": "seconds to wait for one arXiv answer",
-    "arxiv.max_retries": "extra attempts after a failed arXiv request; 0 tries once",
-    "filter.max_papers": "the most papers one post shows; null shows all",
-    "llm.temperature": "sampling temperature; 0.2 suits translation",
-    "llm.concurrency": "model calls in flight at once; 1 runs them one by one",
-    "llm.timeout_seconds": "seconds to wait for one model answer",
-    "llm.max_retries": "extra attempts after a failed model call; 0 tries once",
-    "llm.max_tokens": "cap on one answer's length; null leaves it to the provider",
-    "llm.max_tokens_per_run": "prompt + completion tokens one run may spend; null means no limit",
-    "llm.price_per_million_input": "price of a million prompt tokens in llm.currency; null leaves the cost out",
-    "llm.price_per_million_output": "price of a million completion tokens in llm.currency; null leaves the cost out",
-    "fulltext.max_pdf_mb": "the largest PDF downloaded, in MB",
-    "fulltext.max_chars": "characters of paper text in the deep-read prompt",
-    "fulltext.download_concurrency": "PDF downloads at once",
-    "fulltext.timeout_seconds": "seconds to wait for one download",
-    "fulltext.max_retries": "extra attempts after a failed download; 0 tries once",
-}
-
-
 def _closest_category(value: str) -> str | None:
     by_lower = {c.lower(): c for c in ARXIV_CATEGORIES}
     if value.lower() in by_lower:
@@ -95,11 +71,34 @@ def check_category(value: str) -> str:
     )
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+class _Section(Section):
+    """A section of the run's config: a key that looks like a secret is told where keys belong."""
+
+    @classmethod
+    def secret_fix(cls, loc: tuple[Any, ...], data: Any) -> str | None:
+        """Where the key goes instead (the variable named by api_key_env), or None when the name is no secret's."""
+        if not loc or not _SECRET_KEY.search(str(loc[-1])):
+            return None
+        where = "llm.api_key_env"
+        if "fallbacks" in loc:
+            where = f"llm.fallbacks[{next((p for p in loc if isinstance(p, int)), 0)}].api_key_env"
+        named = ""
+        llm = data.get("llm") if isinstance(data, dict) else None
+        if where == "llm.api_key_env":
+            var = llm.get("api_key_env") if isinstance(llm, dict) else None
+            default = LLMConfig.model_fields["api_key_env"].default
+            named = f" (now {var})" if isinstance(var, str) and var.isidentifier() else f" (now {default})"
+        return (
+            f"a key never goes in the config file; put the key in the environment variable named by {where}{named} "
+            "and delete this line"
+        )
 
 
 class SiteConfig(_Section):
+    number_hints: ClassVar[dict[str, str]] = {
+        "lock_timeout_seconds": "seconds a second run waits for the site lock; 0 gives up at once",
+    }
+
     posts_dir: Path = Field(default=Path("_posts"), description="where posts are written")
     records_dir: Path = Field(
         default=Path("_data/digest"), description="one JSON record per day, the source posts are rendered from",
@@ -133,19 +132,19 @@ class SiteConfig(_Section):
         return v
 
 
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f'expected an http(s) URL, got "{value}"')
-    return value
-
-
 def _need_placeholder(value: str, name: str) -> str:
     if "{" + name + "}" not in value:
         raise ValueError(f'expected a URL template containing "{{{name}}}", got "{value}"')
-    return _http_url(value)
+    return http_url(value)
 
 
 class ArxivConfig(_Section):
+    number_hints: ClassVar[dict[str, str]] = {
+        "delay_seconds": "seconds between arXiv requests; arXiv asks for 3",
+        "timeout_seconds": "seconds to wait for one arXiv answer",
+        "max_retries": "extra attempts after a failed arXiv request; 0 tries once",
+    }
+
     categories: list[str] = Field(default=["cs.SD", "eess.AS"], description="categories (cross-lists included)")
     api_url: str = Field(default="https://export.arxiv.org/api/query", description="arXiv API")
     listing_url: str = Field(
@@ -175,7 +174,7 @@ class ArxivConfig(_Section):
     @field_validator("api_url")
     @classmethod
     def _is_url(cls, v: str) -> str:
-        return _http_url(v)
+        return http_url(v)
 
     @field_validator("listing_url")
     @classmethod
@@ -242,6 +241,8 @@ class WindowConfig(_Section):
 
 
 class FilterConfig(_Section):
+    number_hints: ClassVar[dict[str, str]] = {"max_papers": "the most papers one post shows; null shows all"}
+
     primary_only: bool = Field(default=False, description="keep only papers whose primary category is configured")
     include_keywords: list[str] = Field(
         default=[],
@@ -256,12 +257,7 @@ class FilterConfig(_Section):
 
 
 def _env_name(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        # The value is not echoed: it is most likely the key itself.
-        raise ValueError(
-            "expected the NAME of an environment variable, like DEEPSEEK_API_KEY; "
-            "the key itself never goes in the file: export it in that variable"
-        )
+    env_name(value, "DEEPSEEK_API_KEY", "key")
     return value
 
 
@@ -283,7 +279,7 @@ def _extra_body(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-_Url = Annotated[str, AfterValidator(_http_url)]
+_Url = Annotated[str, AfterValidator(http_url)]
 _ModelName = Annotated[str, AfterValidator(_model_name)]
 _EnvName = Annotated[str, AfterValidator(_env_name)]
 _ExtraBody = Annotated[dict[str, Any], AfterValidator(_extra_body)]
@@ -291,6 +287,8 @@ _ExtraBody = Annotated[dict[str, Any], AfterValidator(_extra_body)]
 
 class FallbackConfig(_Section):
     """A provider tried when the one before it cannot serve (unreachable, key refused, no balance, no model)."""
+
+    missing_hint: ClassVar[str] = "missing; every entry of llm.fallbacks needs base_url, model and api_key_env"
 
     base_url: _Url
     model: _ModelName
@@ -300,6 +298,17 @@ class FallbackConfig(_Section):
 
 
 class LLMConfig(_Section):
+    number_hints: ClassVar[dict[str, str]] = {
+        "temperature": "sampling temperature; 0.2 suits translation",
+        "concurrency": "model calls in flight at once; 1 runs them one by one",
+        "timeout_seconds": "seconds to wait for one model answer",
+        "max_retries": "extra attempts after a failed model call; 0 tries once",
+        "max_tokens": "cap on one answer's length; null leaves it to the provider",
+        "max_tokens_per_run": "prompt + completion tokens one run may spend; null means no limit",
+        "price_per_million_input": "price of a million prompt tokens in llm.currency; null leaves the cost out",
+        "price_per_million_output": "price of a million completion tokens in llm.currency; null leaves the cost out",
+    }
+
     base_url: _Url = Field(default="https://api.deepseek.com", description="any OpenAI-compatible endpoint")
     api_key_env: _EnvName = Field(
         default="DEEPSEEK_API_KEY", description="the variable the key is read from (never from the file)",
@@ -365,6 +374,14 @@ class LLMConfig(_Section):
 
 
 class FulltextConfig(_Section):
+    number_hints: ClassVar[dict[str, str]] = {
+        "max_pdf_mb": "the largest PDF downloaded, in MB",
+        "max_chars": "characters of paper text in the deep-read prompt",
+        "download_concurrency": "PDF downloads at once",
+        "timeout_seconds": "seconds to wait for one download",
+        "max_retries": "extra attempts after a failed download; 0 tries once",
+    }
+
     max_pdf_mb: float = Field(default=50, gt=0, description="downloads stop at this size")
     max_chars: int = Field(default=60000, ge=1000, description="budget for the paper text in the deep-read prompt")
     download_concurrency: int = Field(default=2, ge=1, le=16, description="PDF downloads at once")
@@ -372,271 +389,3 @@ class FulltextConfig(_Section):
     max_retries: int = Field(default=3, ge=0, le=10, description="per PDF download")
 
 
-class Config(_Section):
-    site: SiteConfig = SiteConfig()
-    arxiv: ArxivConfig = ArxivConfig()
-    window: WindowConfig = WindowConfig()
-    filter: FilterConfig = FilterConfig()
-    llm: LLMConfig = LLMConfig()
-    fulltext: FulltextConfig = FulltextConfig()
-    # Validated by parse_notify_config (its errors name the channel's key); see the README's Notifications.
-    notify: NotifyConfig = NotifyConfig()
-    # Where the file was; relative paths resolve against it. Not a YAML key.
-    base_dir: Path = Field(default=Path("."), exclude=True)
-
-    def path(self, p: Path) -> Path:
-        """Resolve a configured path against the directory of the config file."""
-        return p if p.is_absolute() else self.base_dir / p
-
-    @property
-    def posts_dir(self) -> Path:
-        return self.path(self.site.posts_dir)
-
-    @property
-    def records_dir(self) -> Path:
-        return self.path(self.site.records_dir)
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.path(self.site.cache_dir)
-
-    @property
-    def templates_dir(self) -> Path:
-        return self.path(self.site.templates_dir)
-
-    @property
-    def topics_file(self) -> Path | None:
-        return None if self.site.topics_file is None else self.path(self.site.topics_file)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return f"{value!r}"
-
-
-def _key_path(loc: tuple[Any, ...]) -> str:
-    """`llm.fallbacks[1].model`; a trailing list position (holidays[2]) stays out, the message shows the value."""
-    out = ""
-    for n, part in enumerate(loc):
-        if isinstance(part, int):
-            if n + 1 < len(loc):
-                out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _field_of(loc: tuple[Any, ...]) -> Any:
-    """The pydantic FieldInfo at an error location, or None when the path leaves the schema."""
-    model: Any = Config
-    info = None
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            return None
-        info = fields[part]
-        model = info.annotation
-        for arg in getattr(model, "__args__", ()) or ():  # list[FallbackConfig], X | None
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                model = arg
-    return info
-
-
-def _known_keys(section: tuple[Any, ...]) -> list[str]:
-    """The keys allowed in the mapping at `section` (the top level when empty)."""
-    if not section:
-        return [k for k in Config.model_fields if k != "base_dir"]
-    info = _field_of(section)
-    model = info.annotation if info is not None else None
-    for arg in getattr(model, "__args__", ()) or ():
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            model = arg
-    return list(getattr(model, "model_fields", {}) or {})
-
-
-def _meant(loc: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """The location of the real key an unknown one is a near-spelling of, or None."""
-    if not loc:
-        return None
-    close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc[:-1]), n=1, cutoff=0.8)
-    return (*loc[:-1], close[0]) if close else None
-
-
-def _number_range(loc: tuple[Any, ...]) -> str | None:
-    """'a whole number from 1 to 256' for a bounded numeric field, None for anything else."""
-    info = _field_of(loc)
-    if info is None:
-        return None
-    args = getattr(info.annotation, "__args__", None) or (info.annotation,)
-    whole = int in args
-    if not whole and float not in args:
-        return None
-    bounds = {name: getattr(m, name) for m in info.metadata for name in ("ge", "gt", "le") if hasattr(m, name)}
-    kind = "a whole number" if whole else "a number"
-    lo, hi = bounds.get("ge"), bounds.get("le")
-    fmt = "{:g}".format
-    if "gt" in bounds:
-        text = f"{kind} greater than {fmt(bounds['gt'])}"
-    elif lo is not None and hi is not None:
-        text = f"{kind} from {fmt(lo)} to {fmt(hi)}"
-    elif lo is not None:
-        text = f"{kind} of {fmt(lo)} or more"
-    else:
-        text = kind
-    if type(None) in args:
-        text += ", or null"
-    return text
-
-
-def _secret_fix(loc: tuple[Any, ...], data: Any) -> str:
-    where = "llm.api_key_env"
-    if "fallbacks" in loc:
-        where = _key_path((*loc[:-1], "api_key_env"))
-    named = ""
-    llm = data.get("llm") if isinstance(data, dict) else None
-    if where == "llm.api_key_env":
-        var = llm.get("api_key_env") if isinstance(llm, dict) else None
-        named = f" (now {var})" if isinstance(var, str) and var.isidentifier() else f" (now {LLMConfig().api_key_env})"
-    return (
-        f"a key never goes in the config file; put the key in the environment variable named by {where}{named} "
-        "and delete this line"
-    )
-
-
-def _message(err: dict[str, Any], data: Any = None) -> tuple[str, str]:
-    raw_loc = tuple(err["loc"])
-    loc = _key_path(raw_loc)
-    typ = err["type"]
-    given = err.get("input")
-    if typ == "extra_forbidden":
-        meant = _meant(raw_loc)
-        if meant:  # a typo of a real key (api_key_evn) is not a secret
-            return loc, f"unknown key (did you mean {meant[-1]}? see the README's config reference)"
-        if raw_loc and _SECRET_KEY.search(str(raw_loc[-1])):
-            return loc, _secret_fix(raw_loc, data)
-        return loc, "unknown key (check the spelling; see the README's config reference)"
-    if typ == "missing":
-        if "fallbacks" in raw_loc:
-            return loc, "missing; every entry of llm.fallbacks needs base_url, model and api_key_env"
-        return loc, "missing; this key is required"
-    if typ == "value_error":
-        msg = str(err.get("ctx", {}).get("error", err["msg"]))
-        return loc, msg
-    number = _number_range(raw_loc)
-    if number is not None and (typ in _RANGE_ERRORS or typ in _NUMBER_ERRORS):
-        hint = _NUMBER_HINTS.get(".".join(str(p) for p in raw_loc if not isinstance(p, int)))
-        return loc, f"expected {number}{f' ({hint})' if hint else ''}, got {_describe(given)}"
-    expected = {
-        "string_type": "text",
-        "int_type": "a whole number",
-        "int_parsing": "a whole number",
-        "int_from_float": "a whole number",
-        "float_type": "a number",
-        "float_parsing": "a number",
-        "bool_type": "true or false",
-        "bool_parsing": "true or false",
-        "list_type": "a list",
-        "dict_type": "a mapping of keys",
-        "model_type": "a mapping of keys",
-        "model_attributes_type": "a mapping of keys",
-        "date_type": "a date YYYY-MM-DD",
-        "date_parsing": "a date YYYY-MM-DD",
-        "date_from_datetime_parsing": "a date YYYY-MM-DD",
-        "literal_error": err.get("ctx", {}).get("expected", "one of the allowed values"),
-    }.get(typ)
-    if expected is None:
-        return loc, f"{err['msg']}, got {_describe(given)}"
-    return loc, f"expected {expected}, got {_describe(given)}"
-
-
-_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
-_NUMBER_ERRORS = frozenset({"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing"})
-
-
-def parse_config(data: Any, source: str = "config.yaml", base_dir: Path | None = None) -> Config:
-    """Validate a mapping (as read from YAML) into a Config; raise ConfigError naming the key."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (site, arxiv, window, ...), got {_describe(data)}")
-    if "base_dir" in data:
-        raise ConfigError(f"{source}: base_dir: unknown key (check the spelling; see the README's config reference)")
-    # The notify section has its own messages (they name the channel: notify.channels[0].smtp_port).
-    notify_data = data.get("notify")
-    data = {k: v for k, v in data.items() if k != "notify"}
-    try:
-        cfg = Config.model_validate(data)
-    except ValidationError as exc:
-        # A misspelt key also makes its real one "missing": report the spelling, which explains both.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        first = errors[0]
-        if first["type"] == "extra_forbidden" and first["loc"]:
-            meant = _meant(tuple(first["loc"]))
-            errors = [e for e in errors if not (e["type"] == "missing" and meant and tuple(e["loc"]) == meant)]
-        # Nested list positions (e.g. holidays[2]) are kept in the message, not the key.
-        loc, msg = _message(dict(errors[0]), data)
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise ConfigError(f"{source}: {loc}: {msg}{more}") from None
-    notify = parse_notify_config(notify_data, source)
-    cfg = cfg.model_copy(update={"base_dir": base_dir or Path("."), "notify": notify})
-    if any(ch.topics for ch in notify.channels):
-        from digest.enrich.topics import load_taxonomy
-
-        check_channel_topics(notify, list(load_taxonomy(cfg.topics_file).labels()), source)
-    return cfg
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: dates stay text so a bad one is reported with its key."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        # YAML keeps the last of two equal keys: a section pasted twice would silently lose the first.
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str | int | float | bool):
-                continue  # an unhashable key fails in the base class with its own message
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}; keep one of them", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def load_config(path: Path | str | None, *, required: bool = False) -> Config:
-    """Read and validate a config file; a missing default file means all defaults."""
-    p = Path(path) if path is not None else Path("config.yaml")
-    if not p.exists():
-        if required:
-            raise ConfigError(f"{p}: file not found (pass --config PATH or create it; every key has a default)")
-        return parse_config({}, str(p), p.parent.resolve())
-    if p.is_dir():
-        raise ConfigError(f"{p}: is a folder, expected a YAML file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}:{where}: {problem} (not valid YAML)") from None
-    return parse_config(data, str(p), p.parent.resolve())
