@@ -8,9 +8,25 @@ import pytest
 import yaml
 
 from digest.core.errors import ConfigError
-from digest.enrich.topics import OTHER, classify, load_taxonomy, parse_taxonomy, phrase_matches, topic_scores
+from digest.core.record import Entry
+from digest.enrich.topics import (
+    HELD_OUT,
+    OTHER,
+    TUNING,
+    classify,
+    entry_topics,
+    load_taxonomy,
+    parse_taxonomy,
+    phrase_matches,
+    sample_figures,
+    sample_half,
+    topic_scores,
+)
+from helpers import SHARED
 
 LABELLED = Path(__file__).parent.parent / "data" / "topics_labelled.yaml"
+OLDBLOG_LABELLED = Path(__file__).parent.parent / "data" / "topics_oldblog_labelled.yaml"
+OLDBLOG_POSTS = SHARED / "oldblog" / "_posts"
 ISSUE_SLUGS = [
     "asr", "tts", "enhancement", "speaker", "security", "codec", "audio-llm", "music", "sound", "spatial",
     "paralinguistic", "other",
@@ -153,7 +169,7 @@ def labelled_figures() -> tuple[int, float, float]:
 def test_hand_labelled_sample_meets_the_acceptance_figures() -> None:
     n, hit_rate, mean_topics = labelled_figures()
     assert n >= 60
-    assert hit_rate >= 0.85, f"main subject among topics for only {hit_rate:.1%}"
+    assert hit_rate >= 0.9, f"main subject among topics for only {hit_rate:.1%}"
     assert mean_topics <= 2.2, f"{mean_topics:.2f} topics per paper on average"
 
 
@@ -162,6 +178,104 @@ def test_labelled_sample_uses_known_slugs() -> None:
     papers = yaml.safe_load(LABELLED.read_text(encoding="utf-8"))["papers"]
     assert {p["main"] for p in papers} <= slugs
     assert all(p.get("en") or p.get("zh") for p in papers)
+
+
+def oldblog_labels() -> list[dict[str, object]]:
+    papers: list[dict[str, object]] = yaml.safe_load(OLDBLOG_LABELLED.read_text(encoding="utf-8"))["papers"]
+    return papers
+
+
+def test_oldblog_labels_are_a_fresh_split_sample_with_known_slugs() -> None:
+    papers = oldblog_labels()
+    slugs = {t.slug for t in load_taxonomy().topics}
+    ids = [str(p["id"]) for p in papers]
+    assert len(papers) >= 150 and len(set(ids)) == len(ids)
+    for p in papers:
+        others = p["others"]
+        assert isinstance(others, list)
+        assert p["main"] in slugs and set(others) <= slugs and p["main"] not in others, p
+        assert p["title"], p
+    halves = [sample_half(i) for i in ids]
+    assert 70 <= halves.count(TUNING) and 70 <= halves.count(HELD_OUT)
+    # and no paper of the older sample (the one the taxonomy was first tuned on) comes back
+    old_titles = {" ".join(str(p["title"]).split()).lower() for p in yaml.safe_load(LABELLED.read_text("utf-8"))["papers"]}
+    assert not any(str(p["title"]).lower() in old_titles for p in papers)
+
+
+def test_sample_half_is_fixed_by_the_arxiv_number() -> None:
+    assert sample_half("2601.08516v1") == TUNING
+    assert sample_half("2601.08517") == HELD_OUT
+    assert sample_half("2510.13632v2") == TUNING
+    assert sample_half("not-an-id") == HELD_OUT
+
+
+def test_sample_figures_count_hits_topics_and_other() -> None:
+    figures = sample_figures([("asr", ["asr", "tts"]), ("music", ["security", "music"]), ("sound", [OTHER]),
+                              ("tts", ["asr"])])
+    assert figures.papers == 4
+    assert figures.hit_rate == 0.5 and figures.mean_topics == 1.5 and figures.other_share == 0.25
+    assert sample_figures([]).papers == 0
+
+
+def oldblog_entries() -> dict[str, Entry]:
+    from digest.publish.importer import read_post
+
+    posts = sorted(OLDBLOG_POSTS.glob("*.md")) if OLDBLOG_POSTS.is_dir() else []
+    if not posts:
+        pytest.skip(f"no old blog posts at {OLDBLOG_POSTS} (../shared is not beside the checkout)")
+    entries: dict[str, Entry] = {}
+    for post in posts:
+        record = read_post(post).record
+        assert record is not None, post
+        entries.update((e.id, e) for e in record.papers)
+    return entries
+
+
+def test_oldblog_sample_meets_the_targets_on_both_halves() -> None:
+    entries = oldblog_entries()
+    tax = load_taxonomy()
+    results: dict[str, list[tuple[str, list[str]]]] = {TUNING: [], HELD_OUT: []}
+    for p in oldblog_labels():
+        entry = entries[str(p["id"])]  # every labelled paper is in the posts, as imported
+        results[sample_half(entry.id)].append((str(p["main"]), entry_topics(entry, tax)))
+    for half, pairs in results.items():
+        figures = sample_figures(pairs)
+        assert figures.papers >= 70
+        assert figures.hit_rate >= 0.9, f"{half}: main subject among the topics for only {figures.hit_rate:.1%}"
+        assert figures.mean_topics <= 2.2, f"{half}: {figures.mean_topics:.2f} topics per paper"
+        assert figures.other_share <= 0.1, f"{half}: {figures.other_share:.1%} of papers in `other`"
+
+
+@pytest.mark.parametrize(
+    ("title", "zh", "first", "not_in"),
+    [
+        # an attack on music models is security first, music second
+        ("Membership Inference Attacks against Text-to-Music Generation Models",
+         "我们研究音乐生成模型的成员推理攻击：攻击者判断一段音乐是否出现在训练集中。实验覆盖三种音乐生成模型与多种曲风。",
+         "security", None),
+        ("Robust Audio CAPTCHAs against Large Audio Language Models and Speech Recognition",
+         "音频验证码用于区分人类与机器人。我们评估大型音频语言模型与语音识别系统破解验证码的能力，并提出更鲁棒的设计。",
+         "security", None),
+        # a dataset of gunshots is sound events, however noisy its recordings
+        ("A Dataset of Gunshot Recordings for Acoustic Event Detection",
+         "我们发布一个在嘈杂城市环境中录制的枪声数据集，包含多种噪声条件，并给出检测基线。",
+         "sound", "enhancement"),
+        ("Instruction-Guided Audio Editing with Latent Diffusion",
+         "给定自然语言指令，模型对输入音频进行添加、删除或替换等编辑操作，同时保留其余内容。",
+         "sound", OTHER),
+        # adapting recognisers is ASR even when the title does not say "speech recognition"
+        ("Parameter-Efficient Domain Adaptation of Whisper for Child Speech",
+         "儿童语音的识别错误率远高于成人。我们用低秩适配在少量儿童数据上微调语音基础模型，显著降低词错误率。",
+         "asr", OTHER),
+        ("Test-Time Adaptation of Speech Foundation Models to Unseen Dialects",
+         "面对未见方言，语音基础模型的声学模型输出会退化。我们在推理时只用无标注的方言语音更新归一化层，识别错误显著减少。",
+         "asr", OTHER),
+    ],
+)
+def test_conflicts_are_resolved_as_a_reader_would(title: str, zh: str, first: str, not_in: str | None) -> None:
+    got = classify(title, "", zh, load_taxonomy())
+    assert got[0] == first, got
+    assert not_in not in got
 
 
 # ---------------------------------------------------------------- validation

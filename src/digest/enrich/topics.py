@@ -385,3 +385,35 @@ def apply_topics(record: DayRecord, taxonomy: Taxonomy, *, force: bool = False) 
             changed = True
     record.topics_fingerprint = taxonomy.fingerprint
     return changed
+
+
+# ---------------------------------------------------------------- measuring on a labelled sample
+
+TUNING, HELD_OUT = "tuning", "held-out"
+
+
+def sample_half(arxiv_id: str) -> str:
+    """The fixed split of a labelled sample: an even arXiv number tunes the rules, an odd one is held out."""
+    number = arxiv_id.partition(".")[2][:5]
+    return TUNING if number.isdigit() and int(number) % 2 == 0 else HELD_OUT
+
+
+@dataclass(frozen=True)
+class SampleFigures:
+    """How the classifier fares on hand-labelled papers."""
+
+    papers: int
+    hit_rate: float  # share of papers whose labelled main subject is among their topics
+    mean_topics: float  # topics per paper on average
+    other_share: float  # share of papers filed only under `other`
+
+
+def sample_figures(results: list[tuple[str, list[str]]]) -> SampleFigures:
+    """Figures for (labelled main subject, classified topics) pairs; an empty sample scores zero."""
+    n = len(results)
+    if not n:
+        return SampleFigures(0, 0.0, 0.0, 0.0)
+    hits = sum(main in got for main, got in results)
+    total = sum(len(got) for _, got in results)
+    others = sum(got == [OTHER] for _, got in results)
+    return SampleFigures(n, hits / n, total / n, others / n)
