@@ -428,7 +428,7 @@ async def enrich(
     "deep reads" each time one of them finishes (cached and deferred ones included). `titles`: the day's papers, so
     a read about any other one of them is caught even when only some papers are enriched.
     """
-    from digest.enrich.fulltext import FullTextFetcher
+    from digest.enrich.fulltext import FullTextFetcher, Pacing
     from digest.enrich.runner import TaskRunner
 
     env = env or template_env(cfg.templates_dir)
@@ -473,8 +473,8 @@ async def enrich(
     async with httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT}, timeout=cfg.fulltext.timeout_seconds
     ) as http:
-        fetcher = FullTextFetcher(cfg, http, cfg.cache_dir, sleep=services.async_sleep,
-                                  on_wait=services.reporter.detail, on_long_wait=services.reporter.info)
+        fetcher = FullTextFetcher(cfg.fulltext, cfg.arxiv, cfg.cache_dir, http=http, pacing=Pacing(
+            sleep=services.async_sleep, on_wait=services.reporter.detail, on_long_wait=services.reporter.info))
         texts = _Texts(fetcher, len(entries))
         try:
             async with asyncio.TaskGroup() as group:

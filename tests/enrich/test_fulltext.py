@@ -15,6 +15,7 @@ from digest.enrich.fulltext import (
     FullText,
     FullTextError,
     FullTextFetcher,
+    Pacing,
     _split_sections,
     extract_html_text,
     extract_pdf_text,
@@ -63,7 +64,8 @@ def fetch(
     async def main():
         async with httpx.AsyncClient() as http:
             tell = waits.append if waits is not None else None
-            fetcher = FullTextFetcher(cfg, http, cache, sleep=no_sleep, on_wait=tell, on_long_wait=tell)
+            pacing = Pacing(sleep=no_sleep, on_wait=tell, on_long_wait=tell)
+            fetcher = FullTextFetcher(cfg.fulltext, cfg.arxiv, cache, http=http, pacing=pacing)
             out: list[FullText | FullTextError] = []
             try:
                 for pid in ids:
@@ -371,7 +373,7 @@ def test_download_concurrency_is_bounded(host: PdfHost, paper_pdf: bytes, tmp_pa
 
     async def main() -> list[FullText]:
         async with httpx.AsyncClient() as http:
-            fetcher = FullTextFetcher(cfg, http, tmp_path)
+            fetcher = FullTextFetcher(cfg.fulltext, cfg.arxiv, tmp_path, http=http)
             try:
                 return await asyncio.gather(*(fetcher.get(pid) for pid in ids))
             finally:

@@ -63,3 +63,21 @@ def test_a_papers_results_put_at_once_are_all_kept(tmp_path: Path) -> None:
             t.join()
         for task in names:
             assert cache.get(pid, task, "m", "h1") == done(task)
+
+
+def test_prune_keeps_only_current_keys_and_removes_empty_files(tmp_path: Path) -> None:
+    cache = ResultsCache(tmp_path)
+    cache.put("2601.00001v1", "translation", done("现行", prompt_hash="new"))
+    cache.put("2601.00001v1", "deep_read", done("旧的精读", prompt_hash="old"))
+    cache.put("2601.00002v1", "translation", done("旧", prompt_hash="old"))
+    (tmp_path / "results" / "2601.00003v1.json").write_text("{}", encoding="utf-8")
+    one = tmp_path / "results" / "2601.00001v1.json"
+    size = one.stat().st_size + (tmp_path / "results" / "2601.00002v1.json").stat().st_size + 2
+
+    pruned = cache.prune({"translation|m|new"})
+    assert (pruned.files, pruned.entries) == (2, 2)
+    assert pruned.bytes == size - one.stat().st_size
+    assert cache.get("2601.00001v1", "translation", "m", "new") == done("现行", prompt_hash="new")
+    assert cache.get("2601.00001v1", "deep_read", "m", "old") is None
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["2601.00001v1.json"]
+    assert cache.prune({"translation|m|new"}).entries == 0  # nothing left to drop: the file is not rewritten

@@ -87,7 +87,7 @@ def fetch_two(worker: TextWorker, cache: Path) -> list[Any]:
 
         async def main() -> list[Any]:
             async with httpx.AsyncClient() as http:
-                fetcher = FullTextFetcher(cfg, http, cache, worker=worker)
+                fetcher = FullTextFetcher(cfg.fulltext, cfg.arxiv, cache, http=http, worker=worker)
                 out = []
                 for pid in ("2601.00001v1", "2601.00002v1"):
                     try:

@@ -14,7 +14,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -104,7 +104,7 @@ class TextWorker:
                 raise
         if status == "error":
             raise value
-        return value
+        return cast(T, value)  # what fn returned, through the pipe
 
     @property
     def running(self) -> bool:

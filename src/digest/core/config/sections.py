@@ -387,5 +387,7 @@ class FulltextConfig(_Section):
     download_concurrency: int = Field(default=2, ge=1, le=16, description="PDF downloads at once")
     timeout_seconds: float = Field(default=60, gt=0, description="per PDF download")
     max_retries: int = Field(default=3, ge=0, le=10, description="per PDF download")
+    keep_days: int = Field(default=7, ge=0, description="a day's PDFs and HTML pages leave the cache once its post is"
+                           " complete and it is older than this many days")
 
 
