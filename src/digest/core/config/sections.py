@@ -380,6 +380,7 @@ class FulltextConfig(_Section):
         "download_concurrency": "PDF downloads at once",
         "timeout_seconds": "seconds to wait for one download",
         "max_retries": "extra attempts after a failed download; 0 tries once",
+        "keep_days": "days a complete day's PDFs and HTML pages stay in the cache",
     }
 
     max_pdf_mb: float = Field(default=50, gt=0, description="downloads stop at this size")
