@@ -276,41 +276,40 @@ def test_search_from_the_url_finds_the_paper_by_a_chinese_term(served_site: str,
     links = wait_for(page, "[...document.querySelectorAll('.pagefind-ui__result-link')].map(a => a.href)")
     assert links, page.js("document.querySelector('#search').innerText")
     page.screenshot(artifacts_dir() / "search.png")
-    # Pagefind splits the query into words (地理, 定位): the post with the whole term comes first, and its
-    # first sub-result is the paper about geo-localization.
-    assert links[0] == f"{served_site}/2026/01/07/arxiv.html"
-    assert links[1] == f"{served_site}/2026/01/07/arxiv.html#2601-03227"
+    # one result per paper: its own page, not the day it was posted on
+    assert links[0] == f"{served_site}/papers/2601.03227/"
+    assert all("/papers/" in link and "#" not in link for link in links)
     assert page.js("document.querySelector('.pagefind-ui__search-input').value") == "地理定位"
     first = page.js("document.querySelector('.pagefind-ui__result').innerText")
-    assert "Geo-Localization" in first and " #" not in first  # heading anchors are not indexed
-    # the result's sub-link jumps to the paper's heading
-    sub = page.js("[...document.querySelectorAll('.pagefind-ui__result-link')].map(a => a.href)"
-                  ".find(h => h.includes('#'))")
-    assert sub and "/2026/01/07/arxiv.html#" in sub
-    page.goto(sub)
-    assert page.js(f"document.getElementById({json.dumps(sub.split('#')[1])}).tagName") == "H2"
+    assert "Geo-Localization" in first and " #" not in first
+    # the search box is set in the site's type, not Pagefind's
+    fonts = page.js("[getComputedStyle(document.body).fontFamily,"
+                    " getComputedStyle(document.querySelector('.pagefind-ui__search-input')).fontFamily]")
+    assert fonts[0] == fonts[1]
+    page.goto(links[0])
+    assert "Geo-Localization" in page.js("document.querySelector('h1').innerText")
+    assert page.js("document.querySelector('meta[name=citation_arxiv_id]').content") == "2601.03227"
 
 
 def test_a_topic_page_lists_papers_and_links_to_them(served_site: str, page: Page) -> None:
     page.viewport(1100, 900)
     page.goto(f"{served_site}/")
-    page.click(".site-nav a[href$='topics/']")
-    wait_for(page, "location.pathname === '/topics/' && document.readyState === 'complete'")
-    assert page.js("location.pathname") == "/topics/"
+    page.click(".site-nav a[href$='topics/index.html']")
+    wait_for(page, "location.pathname === '/topics/index.html' && document.readyState === 'complete'")
+    assert page.js("document.querySelectorAll('svg.chart title').length") >= 3  # a chart per topic
     page.click("a.topic-audio-llm")
-    wait_for(page, "location.pathname === '/topics/audio-llm/' && document.readyState === 'complete'")
+    wait_for(page, "location.pathname === '/topics/audio-llm/index.html' && document.readyState === 'complete'")
     assert page.js("document.querySelector('h1').innerText") == "音频大模型与对话"
     items = page.js("[...document.querySelectorAll('.topic-papers .paper-link')].map(a => a.getAttribute('href'))")
-    assert len(items) >= 3
-    days = [i.split("/arxiv.html")[0][-10:] for i in items]
-    assert days == sorted(days, reverse=True)  # newest first
+    assert len(items) >= 3 and all(i.startswith("../../papers/") for i in items)
+    days = page.js("[...document.querySelectorAll('.topic-papers .paper-sub time')].map(t => t.dateTime)")
+    assert len(days) == len(items) and days == sorted(days, reverse=True)  # newest first
     page.screenshot(artifacts_dir() / "topic-page.png")
     page.click(".topic-papers .paper-link")
-    wait_for(page, "location.hash.length > 1 && document.readyState === 'complete'")
-    anchor = page.js("location.hash.slice(1)")
-    assert page.js(f"document.getElementById({json.dumps(anchor)}).tagName") == "H2"
-    # the chips of the opened paper name the topic the reader came from
-    assert "音频大模型与对话" in page.js(f"document.getElementById({json.dumps(anchor)}).nextElementSibling.innerText")
+    wait_for(page, "location.pathname.startsWith('/papers/') && document.readyState === 'complete'")
+    # the opened paper's page names the topic the reader came from
+    assert "音频大模型与对话" in page.js("document.querySelector('.post-header .topics').innerText")
+    page.screenshot(artifacts_dir() / "paper-page.png")
 
 
 def test_table_of_contents_jumps_to_the_paper(served_site: str, page: Page) -> None:

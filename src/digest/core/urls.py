@@ -17,6 +17,7 @@ POST_SLUG = "arxiv"
 # A Jekyll post file name: its date and slug make its URL.
 POST_NAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)\.(?:md|markdown)$")
 _NOT_ANCHOR = re.compile(r"[^A-Za-z0-9]+")
+_NOT_SLUG = re.compile(r"[^A-Za-z0-9.]+")  # old-style ids (cs/0112017) keep no slash in their folder name
 
 
 def post_path(posts_dir: Path, day: str) -> Path:
@@ -60,3 +61,13 @@ def paper_anchors(papers: Iterable[Entry | str]) -> list[str]:
         used.add(anchor)
         out.append(anchor)
     return out
+
+
+def paper_url(paper: Entry | str) -> str:
+    """The site-root path of a paper's own page: papers/<arXiv id without version>/, stable across versions."""
+    pid = paper.id if isinstance(paper, Entry) else paper
+    try:
+        base = split_id(pid)[0]
+    except ValueError:  # an imported paper whose id could not be read
+        base = pid
+    return f"papers/{_NOT_SLUG.sub('-', base).strip('-.') or 'paper'}/"

@@ -15,110 +15,42 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
-import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from digest.core.config import Config
-from digest.core.errors import DigestError, UsageError
+from digest.core.errors import DigestError
 from digest.core.files import write_or_fail
-from digest.core.record import DayRecord, Entry
-from digest.core.store import read_record, record_days, record_path
-from digest.core.urls import page_url, paper_anchors, post_path
-from digest.core.urls import post_url as post_url  # the site's URL rule, long imported from here
-from digest.enrich.topics import OTHER, Taxonomy, apply_topics, load_taxonomy
-from digest.publish.markdown import paper_view, template_env, tz_labels
-from digest.publish.provenance import new_version_note, provenance_line
-from digest.site.mathml import math_plugin, render_text
+from digest.core.store import record_path
+from digest.core.urls import paper_anchors, post_url
+from digest.enrich.topics import OTHER, Taxonomy, load_taxonomy
+from digest.publish.markdown import template_env
+from digest.site.charts import month_axis, month_chart, per_month
+from digest.site.pages import (  # re-exported: callers elsewhere import the page model from here
+    DayPage,
+    PaperCard,
+    check_safe,
+    day_page,
+    load_pages,
+    markdown_renderer,
+)
+from digest.site.papers import PaperPage, bibtex, citation_meta, paper_pages
 from digest.site.search import SEARCH_PAGE
+from digest.site.sitemap import sitemap_xml
+
+__all__ = ["BuildResult", "DayPage", "PaperCard", "build_site", "day_page", "markdown_renderer", "paper_anchors",
+           "post_url", "site_env"]
 
 FEED_LIMIT = 20  # posts in feed.xml (and days in a topic feed)
 TOPIC_PAGE_SIZE = 40  # papers per topic page
 OLD_MANIFEST = ".digest-site"  # where builds before issue 15 kept the manifest: inside the published folder
 FILE_MODE = 0o644
 DIR_MODE = 0o755
-
-_UNSAFE_TAG = re.compile(r"<\s*/?\s*(script|iframe|frame|object|embed|style|base|meta|link)\b", re.IGNORECASE)
-_TAG = re.compile(r"<[A-Za-z][^<>]*>")
-_EVENT_ATTR = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
-_JS_URL = re.compile(r"""(?:href|src)\s*=\s*["']?\s*(?:javascript|vbscript|data):""", re.IGNORECASE)
-_PAREN_ITEM = re.compile(r"^( {0,3}\d{1,9})\)(?=[ \t]|$)")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
-@dataclass(frozen=True)
-class TopicChip:
-    """One topic of a paper as the site shows it."""
-
-    slug: str
-    label: str
-
-
-@dataclass(frozen=True)
-class PaperCard:
-    """One paper as a page shows it: plain strings (the templates escape them) and sanitized HTML."""
-
-    id: str
-    anchor: str  # the base id written as 2601-03227: a stable in-page link
-    title: str
-    authors: list[str]
-    categories: list[str]
-    abs_url: str
-    pdf_url: str
-    abstract_html: str  # sanitized Markdown rendered to HTML
-    note_html: str  # the missing-translation notice as HTML; empty when the translation is there
-    deep_read_html: str | None  # None: no deep read was asked for
-    deep_read_failed: bool
-    title_html: str = ""  # the title escaped, its TeX as MathML
-    topics: list[TopicChip] = field(default_factory=list)
-    # "none" (not asked), "done", "pending" (not read yet, deferred reads too) or "failed"
-    deep_read_state: str = "none"
-    entry: Entry | None = None  # the record entry, for templates that show more (provenance, versions)
-    provenance: str = ""  # the line under the deep read (digest.publish.provenance)
-    new_version_label: str = ""  # 有新版本 v2, when a replacement was announced after posting
-    new_version_url: str = ""
-
-
-@dataclass(frozen=True)
-class LeftOutLink:
-    title: str
-    url: str
-
-
-@dataclass
-class DayPage:
-    """One day as the site shows it: the page model its templates lay out."""
-
-    date: str
-    slug: str
-    title: str
-    url: str  # site-root path, e.g. /2026/01/07/arxiv.html
-    window_start: str
-    window_end: str
-    anchor_time: str
-    tz_label: str  # CST
-    tz_long: str  # CST，北京时间
-    fetched: int
-    shown: int
-    papers: list[PaperCard]
-    left_out: list[LeftOutLink]
-    html: str = ""  # the day's content as the post page shows it (site/day.html.j2)
-    published: str = ""  # the post's anchor time in its zone, ISO 8601 (the feeds' dates)
-
-    @property
-    def pending(self) -> int:
-        """Papers whose deep read is not there yet (deferred ones included)."""
-        return sum(1 for p in self.papers if p.deep_read_state == "pending")
-
-    @property
-    def failed(self) -> int:
-        """Papers whose deep read failed."""
-        return sum(1 for p in self.papers if p.deep_read_state == "failed")
 
 
 @dataclass
@@ -139,193 +71,34 @@ def site_env(user_dir: Path | None = None) -> jinja2.Environment:
     return env
 
 
-# ---------------------------------------------------------------- Markdown
-
-
-def kramdown_compat(body: str) -> str:
-    """Make CommonMark read a post as kramdown does: `1)` starts no list there (the deep reads' part numbers)."""
-    out: list[str] = []
-    fence: str | None = None
-    for line in body.split("\n"):
-        m = _FENCE.match(line)
-        if fence is not None:
-            if m and m.group(1)[0] == fence:
-                fence = None
-        elif m:
-            fence = m.group(1)[0]
-        else:
-            line = _PAREN_ITEM.sub(r"\1\\)", line)
-        out.append(line)
-    return "\n".join(out)
-
-
-def markdown_renderer() -> MarkdownIt:
-    """CommonMark with the raw HTML the sanitizer lets through, tables, strikethrough, and TeX as MathML."""
-    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    md.use(math_plugin)
-    return md
-
-
-def check_safe(html: str, where: str) -> None:
-    """Raise if a day's HTML carries anything that runs code; record texts are sanitized, so this is a bug."""
-    problem = None
-    if m := _UNSAFE_TAG.search(html):
-        problem = f"a <{m.group(1).lower()}> element"
-    else:
-        for tag in _TAG.finditer(html):
-            if _EVENT_ATTR.search(tag.group(0)):
-                problem = "an event-handler attribute"
-            elif _JS_URL.search(tag.group(0)):
-                problem = "a script URL"
-            if problem:
-                break
-    if problem:
-        raise DigestError(
-            f"{where}: the day's HTML contains {problem}; refusing to publish it "
-            "(the record's text escaped the sanitizer: fix the record by hand and report a bug)"
-        )
-
-
-# ---------------------------------------------------------------- page model (records -> what templates show)
-
-
-def markdown_html(text: str, md: MarkdownIt) -> str:
-    """Sanitized Markdown (sanitize.clean_block output) as HTML for a page."""
-    return md.render(kramdown_compat(text))
-
-
-def _safe_url(url: str) -> str:
-    # Record links come from arXiv or an import; anything but a web link is shown as a dead one.
-    return url if url.startswith(("https://", "http://")) else "#"
-
-
-def deep_read_state(entry: Entry) -> str:
-    """none (not asked or skipped), done, pending (not read yet; deferred counts) or failed."""
-    d = entry.deep_read
-    if d is None or d.status == "skipped":
-        return "none"
-    if d.status == "deferred":
-        return "pending"
-    if d.status == "done" and d.text.strip():
-        return "done"
-    return "failed"
-
-
-def paper_card(
-    entry: Entry, md: MarkdownIt, anchor: str, taxonomy: Taxonomy | None = None, zone: str = "UTC"
-) -> PaperCard:
-    """The page model of one paper, built from its record entry."""
-    view = paper_view(entry)  # the same sanitized texts and placeholders the post shows
-    deep = view["deep_read"]
-    state = deep_read_state(entry)
-    title = " ".join(entry.title.split())
-    return PaperCard(
-        id=entry.id,
-        anchor=anchor,
-        title=title,
-        authors=list(entry.authors),
-        categories=list(entry.categories),
-        abs_url=_safe_url(entry.abs_url),
-        pdf_url=_safe_url(entry.pdf_url),
-        abstract_html=markdown_html(str(view["abstract"]), md),
-        note_html=markdown_html(str(view["note"]), md) if view["note"] else "",
-        deep_read_html=None if deep is None else markdown_html(str(deep), md),
-        deep_read_failed=state == "failed",
-        title_html=render_text(title),
-        topics=[TopicChip(slug, taxonomy.label(slug) if taxonomy else slug) for slug in entry.topics],
-        deep_read_state=state,
-        entry=entry,
-        **_provenance_fields(entry, zone),
-    )
-
-
-def _provenance_fields(entry: Entry, zone: str) -> dict[str, str]:
-    newer = new_version_note(entry)
-    return {
-        "provenance": provenance_line(entry, zone),
-        "new_version_label": newer.label if newer else "",
-        "new_version_url": _safe_url(newer.url) if newer else "",
-    }
-
-
-def day_page(record: DayRecord, md: MarkdownIt, title_template: str, taxonomy: Taxonomy | None = None) -> DayPage:
-    """The page model of one day record."""
-    start = dt.datetime.fromisoformat(record.window.start)
-    end = dt.datetime.fromisoformat(record.window.end)
-    short, long = tz_labels(record.window.timezone, start)
-    anchors = paper_anchors(record.papers)
-    zone = record.window.timezone
-    cards = [paper_card(e, md, anchor, taxonomy, zone) for e, anchor in zip(record.papers, anchors, strict=True)]
-    name = post_path(Path(), record.date)
-    return DayPage(
-        date=record.date,
-        slug=name.stem[11:],
-        title=title_template.replace("{date}", record.date),
-        url=page_url("", record.date),
-        window_start=start.strftime("%Y-%m-%d %H:%M"),
-        window_end=end.strftime("%Y-%m-%d %H:%M"),
-        anchor_time=record.window.anchor,
-        tz_label=short,
-        tz_long=long,
-        fetched=record.counts.fetched,
-        shown=record.counts.shown,
-        papers=cards,
-        left_out=[LeftOutLink(lo.title, _safe_url(lo.abs_url)) for lo in record.left_out],
-        published=_anchor_iso(record, end),
-    )
-
-
-def _anchor_iso(record: DayRecord, end: dt.datetime) -> str:
-    # The post is dated at its anchor (the window's end) in the window's zone: 2026-01-07T08:50:00+08:00.
-    try:
-        hh, mm = (int(x) for x in record.window.anchor.split(":"))
-        day = dt.date.fromisoformat(record.date)
-        if end.tzinfo is not None:
-            return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=end.tzinfo).isoformat()
-    except ValueError:
-        pass
-    return end.isoformat()
-
-
-def load_records(records_dir: Path) -> list[DayRecord]:
-    """Every day record, newest first; a clear error when the folder is missing."""
-    if records_dir.is_file():
-        raise UsageError(f"{records_dir}: is a file, not a folder; set site.records_dir in the config to a folder")
-    if not records_dir.is_dir():
-        raise UsageError(
-            f"{records_dir}: no such folder; set site.records_dir in the config, or run or import a day first"
-        )
-    return [read_record(record_path(records_dir, d)) for d in sorted(record_days(records_dir), reverse=True)]
-
-
-def load_pages(
-    records_dir: Path, title_template: str, md: MarkdownIt | None = None, taxonomy: Taxonomy | None = None
-) -> list[DayPage]:
-    """Every day record as a page model, newest first (topics recomputed in memory when stale)."""
-    md = md or markdown_renderer()
-    taxonomy = taxonomy or load_taxonomy()
-    pages = []
-    for record in load_records(records_dir):
-        apply_topics(record, taxonomy)
-        pages.append(day_page(record, md, title_template, taxonomy))
-    return pages
-
 
 # ---------------------------------------------------------------- pages
 
 
 class _Linker:
-    """Links between pages, always relative so the folder works at any base path; absolute ones under site_url."""
+    """Links between pages, always relative so the folder works at any base path and opened from disk.
+
+    A link to a folder names its index.html: a browser reading files (file://) shows no folder's index page.
+    """
 
     def __init__(self, site_url: str) -> None:
         self.base = site_url.rstrip("/")
 
     def __call__(self, page: str, target: str) -> str:
         target = target.lstrip("/")
-        rel = posixpath.relpath(target or ".", posixpath.dirname(page) or ".")
-        if target.endswith("/") and rel != ".":
-            rel += "/"
-        return "./" if rel == "." else rel
+        if not target or target.endswith("/"):
+            target += "index.html"
+        return posixpath.relpath(target, posixpath.dirname(page) or ".")
+
+    def root(self, page: str) -> str:
+        """The site's root folder relative to a page, ending in a slash: ./ or ../../ (for scripts)."""
+        rel = posixpath.relpath(".", posixpath.dirname(page) or ".")
+        return "./" if rel == "." else rel + "/"
+
+    @property
+    def is_absolute(self) -> bool:
+        """Whether site.url is a web address, so feeds, canonical links and the sitemap can be absolute."""
+        return self.base.startswith(("http://", "https://"))
 
     def absolute(self, target: str) -> str:
         """For the feeds: absolute under site.url when it is set, else relative to the site root."""
@@ -420,9 +193,15 @@ class _Writer:
 
     def __call__(self, rel: str, text: str) -> None:
         path = self.out_dir / rel
-        write_or_fail(path, text, "site page")
-        os.chmod(path, FILE_MODE)  # atomic writes go through a private temp file (0600)
         self.result.pages.append(path)
+        try:
+            if path.read_bytes() == text.encode("utf-8"):
+                return  # unchanged: a rebuild rewrites only what changed (make_public still sets the mode)
+        except OSError:
+            pass
+        # No fsync: every page is made again by the next build, and an archive has thousands (one per paper).
+        write_or_fail(path, text, "site page", durable=False)
+        os.chmod(path, FILE_MODE)  # atomic writes go through a private temp file (0600)
 
 
 def make_public(out_dir: Path, files: Iterable[Path]) -> None:
@@ -478,8 +257,9 @@ def build_site(
 ) -> BuildResult:
     """Write the static site for the day records into out_dir.
 
-    Home, archive by month, one page per day, topic pages and feeds, the search page, the Atom feed; with
-    `search` also the Pagefind index. `base_url` (else `site.url`) is the public URL feeds link under.
+    Home, archive by month, one page per day and per paper, topic pages and feeds, the search page, the Atom
+    feed and sitemap.xml; with `search` also the Pagefind index. `base_url` (else `site.url`) is the public URL
+    feeds, canonical links and the sitemap use.
     """
     cfg = config or Config()
     env = env or site_env()
@@ -496,6 +276,7 @@ def build_site(
         "link": link,
         "search_page": SEARCH_PAGE,
         "all_topics": topics,
+        "serve_command": f"python -m http.server -d {shlex.quote(out_dir.resolve().name)}",
     }
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -505,6 +286,38 @@ def build_site(
     write = _Writer(out_dir, result)
 
     write("assets/style.css", env.get_template("site/style.css").render())
+    _write_days(env, common, posts, write, records_dir)
+    _write_papers(env, common, paper_pages(posts), write)
+    write("archive.html", env.get_template("site/archive.html.j2").render(
+        common, page="archive.html", months=archive_months(posts)))
+    write(SEARCH_PAGE, env.get_template("site/search.html.j2").render(common, page=SEARCH_PAGE))
+    _write_topics(env, common, topics, write)
+    write("feed.xml", _feed(env, common, link, posts[:FEED_LIMIT], "feed.xml", None))
+    html_pages = [p.relative_to(out_dir).as_posix() for p in result.pages if p.suffix == ".html"]
+    write("sitemap.xml", sitemap_xml(html_pages, link.base if link.is_absolute else ""))
+    _finish(out_dir, owned, result, search)
+    return result
+
+
+def _finish(out_dir: Path, owned: list[str], result: BuildResult, search: bool) -> None:
+    """Drop what an earlier build wrote and this one did not, index for search, make it all public."""
+    written = {p.relative_to(out_dir).as_posix() for p in result.pages}
+    _remove_stale(out_dir, owned, written)
+    (out_dir / OLD_MANIFEST).unlink(missing_ok=True)
+    if search:
+        from digest.site.search import build_search_index
+
+        index = build_search_index(out_dir)
+        result.search_pages = index.pages
+        make_public(out_dir, [p for p in index.bundle_dir.rglob("*") if p.is_file()])
+    make_public(out_dir, result.pages)
+    write_or_fail(manifest_path(out_dir), "\n".join(sorted(written)) + "\n", "site manifest")
+
+
+def _write_days(
+    env: jinja2.Environment, common: dict[str, object], posts: list[DayPage], write: _Writer, records_dir: Path
+) -> None:
+    """One page per day at its Jekyll URL, and the home page with the newest day in full."""
     day_template = env.get_template("site/day.html.j2")
 
     def day_html(day: DayPage, page: str) -> Markup:
@@ -533,29 +346,28 @@ def build_site(
         recent=posts[1:11],
     )
     write("index.html", home)
-    archive = env.get_template("site/archive.html.j2").render(common, page="archive.html", months=archive_months(posts))
-    write("archive.html", archive)
-    write(SEARCH_PAGE, env.get_template("site/search.html.j2").render(common, page=SEARCH_PAGE))
-    _write_topics(env, common, topics, write)
-    write("feed.xml", _feed(env, common, link, posts[:FEED_LIMIT], "feed.xml", None))
 
-    written = {p.relative_to(out_dir).as_posix() for p in result.pages}
-    _remove_stale(out_dir, owned, written)
-    (out_dir / OLD_MANIFEST).unlink(missing_ok=True)
-    if search:
-        from digest.site.search import build_search_index
 
-        index = build_search_index(out_dir)
-        result.search_pages = index.pages
-        make_public(out_dir, [p for p in index.bundle_dir.rglob("*") if p.is_file()])
-    make_public(out_dir, result.pages)
-    write_or_fail(manifest_path(out_dir), "\n".join(sorted(written)) + "\n", "site manifest")
-    return result
+def _write_papers(env: jinja2.Environment, common: dict[str, object], papers: list[PaperPage], write: _Writer) -> None:
+    """papers/<id>/index.html for every paper: the search index holds these pages only, each paper once."""
+    template = env.get_template("site/paper.html.j2")
+    link = common["link"]
+    assert isinstance(link, _Linker)
+    for paper in papers:
+        canonical = link.absolute(paper.url) if link.is_absolute else link(paper.file, paper.url)
+        write(paper.file, template.render(
+            common, page=paper.file, paper=paper, p=paper.card, canonical=canonical,
+            citation=citation_meta(paper), bibtex=bibtex(paper),
+        ))
 
 
 def _write_topics(env: jinja2.Environment, common: dict[str, object], topics: list[TopicPage], write: _Writer) -> None:
-    """topics/index.html, and per topic its pages (topics/<slug>/, then page/2/ ...) and its feed."""
-    write("topics/index.html", env.get_template("site/topics.html.j2").render(common, page="topics/index.html"))
+    """topics/index.html with each topic's papers per month, and per topic its pages (topics/<slug>/, then
+    page/2/ ...) and its feed."""
+    axis = month_axis(tp.day.date for t in topics for tp in t.papers)
+    charts = {t.slug: month_chart(t.label, axis, per_month((tp.day.date for tp in t.papers), axis)) for t in topics}
+    write("topics/index.html", env.get_template("site/topics.html.j2").render(
+        common, page="topics/index.html", charts=charts, axis=axis))
     template = env.get_template("site/topic.html.j2")
     link = common["link"]
     assert isinstance(link, _Linker)
@@ -581,7 +393,7 @@ def _feed(
     topic: TopicPage | None,
 ) -> str:
     """An Atom feed: one entry per post, its summary the table of contents and counts (of one topic's papers)."""
-    absolute = link.base.startswith(("http://", "https://"))
+    absolute = link.is_absolute
     entries = []
     for post in posts:
         papers = post.papers
@@ -600,6 +412,7 @@ def _feed(
         common,
         page=self_url,
         entries=entries,
+        paper_link=lambda card: link.absolute(card.paper_url),
         topic=topic,
         updated=updated,
         self_url=link.absolute(self_url),
