@@ -110,20 +110,29 @@ function sentenceStart(text, at, reach) {
 }
 
 /**
- * A snippet of `content` around the query: pieces `{text, mark}`. Prefers an occurrence inside Chinese
- * prose over one in the title or the id line; without any, starts where the Chinese text starts.
+ * A snippet of `content` around the query: pieces `{text, mark}`. `shown` (title, Chinese title, topics) is
+ * left out when the content opens with it. Prefers an occurrence inside Chinese prose over one in the id
+ * line; without any, starts where the Chinese text starts.
  */
-export function snippet(content, query, width = 96) {
-  const text = plain(content).replace(/\s+/g, " ");
+export function snippet(content, query, shown = [], width = 96) {
+  let text = plain(content).replace(/\s+/g, " ");
+  for (const part of shown.map(plain).filter(Boolean)) {
+    const at = text.indexOf(part);
+    if (at >= 0 && at < 400) text = text.slice(0, at) + text.slice(at + part.length);
+  }
   const lower = text.toLowerCase();
   const needles = [query.text, ...query.terms].map((n) => n.toLowerCase()).filter(Boolean);
   const hits = needles.flatMap((n) => findAll(lower, n)).sort((a, b) => a - b);
   const inProse = (i) => hanShare(text.slice(Math.max(0, i - 30), i + 30)) > 0.4;
   let at = hits.find(inProse) ?? hits[0];
   if (at === undefined) {
+    // no match to show: the first Chinese sentence (the abstract), not the metadata before it
     at = 0;
     for (let i = 0; i < text.length; i += 10) {
-      if (hanShare(text.slice(i, i + 40)) > 0.6) { at = i; break; }
+      if (hanShare(text.slice(i, i + 40)) > 0.6) {
+        at = i + Math.max(0, text.slice(i).search(HAN_CHAR));
+        break;
+      }
     }
   }
   const start = sentenceStart(text, at, Math.floor(width / 3));
@@ -169,7 +178,8 @@ function renderResult(data, query) {
   if (meta.id) line.append(el("span", { class: "result-id", text: `arXiv:${plain(meta.id)}` }));
   item.append(line);
   const excerpt = el("p", { class: "result-snippet" });
-  for (const piece of snippet(data.content, query)) {
+  const shown = [meta.title, meta.title_zh, ...((data.filters || {})[TOPIC_FILTER] || [])];
+  for (const piece of snippet(data.content, query, shown)) {
     excerpt.append(piece.mark ? el("mark", { text: piece.text }) : document.createTextNode(piece.text));
   }
   item.append(excerpt);
