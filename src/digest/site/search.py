@@ -21,8 +21,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from digest.core.errors import DigestError
