@@ -315,14 +315,15 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    translation="利用被动声学监测识别鸟类鸣叫。", authors=["Ana Costa"]),
     ], day="2026-03-03"))
     result = build_site(records, root / "site", search=True)
-    assert result.search_pages == 2  # the two post pages; home, archive, topic and search pages are not results
+    assert result.search_pages == 3  # the paper pages, each paper once; day, home, archive, topic pages are not
     return root / "site"
 
 
-def test_built_site_index_covers_posts_only(built_site: Path) -> None:
+def test_built_site_index_holds_each_paper_page_once(built_site: Path) -> None:
     fragments = b"".join(_gunzip(p) for p in (built_site / BUNDLE_DIR / "fragment").iterdir())
-    assert b'"url":"/2026/03/02/arxiv.html"' in fragments and b'"url":"/2026/03/03/arxiv.html"' in fragments
-    for page in (b"/index.html", b"/archive.html", b"/topics/", b"/search/"):
+    for paper in (b"2603.00001", b"2603.00002", b"2603.00003"):
+        assert fragments.count(b'"url":"/papers/' + paper + b'/"') == 1
+    for page in (b"/index.html", b"/archive.html", b"/topics/", b"/search/", b"/2026/"):
         assert b'"url":"' + page not in fragments
     text = fragments.decode().replace("\u200b", "")
     assert "语音识别" in text  # the topic chip's label is indexed with the paper
@@ -331,22 +332,23 @@ def test_built_site_index_covers_posts_only(built_site: Path) -> None:
 
 @pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")
 @pytest.mark.parametrize(
-    ("term", "page", "anchor"),
+    ("term", "page"),
     [
-        ("流式语音识别", "/2026/03/02/arxiv.html", "2603-00001"),  # Chinese abstract
-        ("前瞻缓存", "/2026/03/02/arxiv.html", "2603-00001"),  # deep read
-        ("Weber", "/2026/03/02/arxiv.html", "2603-00002"),  # authors
-        ("鸟类", "/2026/03/03/arxiv.html", "2603-00003"),
+        ("流式语音识别", "/papers/2603.00001/"),  # Chinese abstract
+        ("前瞻缓存", "/papers/2603.00001/"),  # deep read
+        ("Weber", "/papers/2603.00002/"),  # authors
+        ("鸟类", "/papers/2603.00003/"),
+        ("2603.00003", "/papers/2603.00003/"),  # the arXiv id
+        ("2603.00003v1", "/papers/2603.00003/"),  # with its version
     ],
 )
 def test_built_site_finds_papers_by_chinese_and_english_terms(
-    built_site: Path, tmp_path: Path, term: str, page: str, anchor: str
+    built_site: Path, tmp_path: Path, term: str, page: str
 ) -> None:
     with serve_folder(built_site) as base:
         results = run_query(built_site, base, term, tmp_path)
     assert [r["url"] for r in results if r["tier"] == "exact"] == [f"{base}{page}"]
-    subs = results[0]["subs"]
-    assert isinstance(subs, list) and f"{base}{page}#{anchor}" in subs
+    assert results[0]["url"] == f"{base}{page}"
 
 
 # ---------------------------------------------------------------- ranking papers

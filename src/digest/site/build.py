@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from digest.core.files import write_or_fail
 from digest.core.store import record_path
 from digest.enrich.topics import OTHER, Taxonomy, load_taxonomy
 from digest.publish.markdown import template_env
+from digest.site.charts import month_axis, month_chart, per_month
 from digest.site.pages import (  # re-exported: callers elsewhere import the page model from here
     DayPage,
     PaperCard,
@@ -38,7 +40,9 @@ from digest.site.pages import (  # re-exported: callers elsewhere import the pag
     paper_anchors,
     post_url,
 )
+from digest.site.papers import PaperPage, bibtex, citation_meta, paper_pages
 from digest.site.search import SEARCH_PAGE
+from digest.site.sitemap import sitemap_xml
 
 __all__ = ["BuildResult", "DayPage", "PaperCard", "build_site", "day_page", "markdown_renderer", "paper_anchors",
            "post_url", "site_env"]
@@ -73,17 +77,29 @@ def site_env(user_dir: Path | None = None) -> jinja2.Environment:
 
 
 class _Linker:
-    """Links between pages, always relative so the folder works at any base path; absolute ones under site_url."""
+    """Links between pages, always relative so the folder works at any base path and opened from disk.
+
+    A link to a folder names its index.html: a browser reading files (file://) shows no folder's index page.
+    """
 
     def __init__(self, site_url: str) -> None:
         self.base = site_url.rstrip("/")
 
     def __call__(self, page: str, target: str) -> str:
         target = target.lstrip("/")
-        rel = posixpath.relpath(target or ".", posixpath.dirname(page) or ".")
-        if target.endswith("/") and rel != ".":
-            rel += "/"
-        return "./" if rel == "." else rel
+        if not target or target.endswith("/"):
+            target += "index.html"
+        return posixpath.relpath(target, posixpath.dirname(page) or ".")
+
+    def root(self, page: str) -> str:
+        """The site's root folder relative to a page, ending in a slash: ./ or ../../ (for scripts)."""
+        rel = posixpath.relpath(".", posixpath.dirname(page) or ".")
+        return "./" if rel == "." else rel + "/"
+
+    @property
+    def is_absolute(self) -> bool:
+        """Whether site.url is a web address, so feeds, canonical links and the sitemap can be absolute."""
+        return self.base.startswith(("http://", "https://"))
 
     def absolute(self, target: str) -> str:
         """For the feeds: absolute under site.url when it is set, else relative to the site root."""
@@ -236,8 +252,9 @@ def build_site(
 ) -> BuildResult:
     """Write the static site for the day records into out_dir.
 
-    Home, archive by month, one page per day, topic pages and feeds, the search page, the Atom feed; with
-    `search` also the Pagefind index. `base_url` (else `site.url`) is the public URL feeds link under.
+    Home, archive by month, one page per day and per paper, topic pages and feeds, the search page, the Atom
+    feed and sitemap.xml; with `search` also the Pagefind index. `base_url` (else `site.url`) is the public URL
+    feeds, canonical links and the sitemap use.
     """
     cfg = config or Config()
     env = env or site_env()
@@ -254,6 +271,7 @@ def build_site(
         "link": link,
         "search_page": SEARCH_PAGE,
         "all_topics": topics,
+        "serve_command": f"python -m http.server -d {shlex.quote(out_dir.resolve().name)}",
     }
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -263,6 +281,38 @@ def build_site(
     write = _Writer(out_dir, result)
 
     write("assets/style.css", env.get_template("site/style.css").render())
+    _write_days(env, common, posts, write, records_dir)
+    _write_papers(env, common, paper_pages(posts), write)
+    write("archive.html", env.get_template("site/archive.html.j2").render(
+        common, page="archive.html", months=archive_months(posts)))
+    write(SEARCH_PAGE, env.get_template("site/search.html.j2").render(common, page=SEARCH_PAGE))
+    _write_topics(env, common, topics, write)
+    write("feed.xml", _feed(env, common, link, posts[:FEED_LIMIT], "feed.xml", None))
+    html_pages = [p.relative_to(out_dir).as_posix() for p in result.pages if p.suffix == ".html"]
+    write("sitemap.xml", sitemap_xml(html_pages, link.base if link.is_absolute else ""))
+    _finish(out_dir, owned, result, search)
+    return result
+
+
+def _finish(out_dir: Path, owned: list[str], result: BuildResult, search: bool) -> None:
+    """Drop what an earlier build wrote and this one did not, index for search, make it all public."""
+    written = {p.relative_to(out_dir).as_posix() for p in result.pages}
+    _remove_stale(out_dir, owned, written)
+    (out_dir / OLD_MANIFEST).unlink(missing_ok=True)
+    if search:
+        from digest.site.search import build_search_index
+
+        index = build_search_index(out_dir)
+        result.search_pages = index.pages
+        make_public(out_dir, [p for p in index.bundle_dir.rglob("*") if p.is_file()])
+    make_public(out_dir, result.pages)
+    write_or_fail(manifest_path(out_dir), "\n".join(sorted(written)) + "\n", "site manifest")
+
+
+def _write_days(
+    env: jinja2.Environment, common: dict[str, object], posts: list[DayPage], write: _Writer, records_dir: Path
+) -> None:
+    """One page per day at its Jekyll URL, and the home page with the newest day in full."""
     day_template = env.get_template("site/day.html.j2")
 
     def day_html(day: DayPage, page: str) -> Markup:
@@ -291,29 +341,28 @@ def build_site(
         recent=posts[1:11],
     )
     write("index.html", home)
-    archive = env.get_template("site/archive.html.j2").render(common, page="archive.html", months=archive_months(posts))
-    write("archive.html", archive)
-    write(SEARCH_PAGE, env.get_template("site/search.html.j2").render(common, page=SEARCH_PAGE))
-    _write_topics(env, common, topics, write)
-    write("feed.xml", _feed(env, common, link, posts[:FEED_LIMIT], "feed.xml", None))
 
-    written = {p.relative_to(out_dir).as_posix() for p in result.pages}
-    _remove_stale(out_dir, owned, written)
-    (out_dir / OLD_MANIFEST).unlink(missing_ok=True)
-    if search:
-        from digest.site.search import build_search_index
 
-        index = build_search_index(out_dir)
-        result.search_pages = index.pages
-        make_public(out_dir, [p for p in index.bundle_dir.rglob("*") if p.is_file()])
-    make_public(out_dir, result.pages)
-    write_or_fail(manifest_path(out_dir), "\n".join(sorted(written)) + "\n", "site manifest")
-    return result
+def _write_papers(env: jinja2.Environment, common: dict[str, object], papers: list[PaperPage], write: _Writer) -> None:
+    """papers/<id>/index.html for every paper: the search index holds these pages only, each paper once."""
+    template = env.get_template("site/paper.html.j2")
+    link = common["link"]
+    assert isinstance(link, _Linker)
+    for paper in papers:
+        canonical = link.absolute(paper.url) if link.is_absolute else link(paper.file, paper.url)
+        write(paper.file, template.render(
+            common, page=paper.file, paper=paper, p=paper.card, canonical=canonical,
+            citation=citation_meta(paper), bibtex=bibtex(paper),
+        ))
 
 
 def _write_topics(env: jinja2.Environment, common: dict[str, object], topics: list[TopicPage], write: _Writer) -> None:
-    """topics/index.html, and per topic its pages (topics/<slug>/, then page/2/ ...) and its feed."""
-    write("topics/index.html", env.get_template("site/topics.html.j2").render(common, page="topics/index.html"))
+    """topics/index.html with each topic's papers per month, and per topic its pages (topics/<slug>/, then
+    page/2/ ...) and its feed."""
+    axis = month_axis(tp.day.date for t in topics for tp in t.papers)
+    charts = {t.slug: month_chart(t.label, axis, per_month((tp.day.date for tp in t.papers), axis)) for t in topics}
+    write("topics/index.html", env.get_template("site/topics.html.j2").render(
+        common, page="topics/index.html", charts=charts, axis=axis))
     template = env.get_template("site/topic.html.j2")
     link = common["link"]
     assert isinstance(link, _Linker)
@@ -339,7 +388,7 @@ def _feed(
     topic: TopicPage | None,
 ) -> str:
     """An Atom feed: one entry per post, its summary the table of contents and counts (of one topic's papers)."""
-    absolute = link.base.startswith(("http://", "https://"))
+    absolute = link.is_absolute
     entries = []
     for post in posts:
         papers = post.papers
@@ -358,6 +407,7 @@ def _feed(
         common,
         page=self_url,
         entries=entries,
+        paper_link=lambda card: link.absolute(card.paper_url),
         topic=topic,
         updated=updated,
         self_url=link.absolute(self_url),

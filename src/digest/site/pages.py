@@ -33,6 +33,7 @@ _JS_URL = re.compile(r"""(?:href|src)\s*=\s*["']?\s*(?:javascript|vbscript|data)
 _PAREN_ITEM = re.compile(r"^( {0,3}\d{1,9})\)(?=[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _NOT_ANCHOR = re.compile(r"[^A-Za-z0-9]+")
+_NOT_SLUG = re.compile(r"[^A-Za-z0-9.]+")  # old-style ids (cs/0112017) keep no slash in their folder name
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class PaperCard:
     provenance: str = ""  # the line under the deep read (digest.publish.provenance)
     new_version_label: str = ""  # 有新版本 v2, when a replacement was announced after posting
     new_version_url: str = ""
+    title_zh: str = ""  # the Chinese title, when the title task has run
+    paper_url: str = ""  # site-root path of the paper's own page, e.g. papers/2601.03227/
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,33 @@ def paper_card(
         topics=[TopicChip(slug, taxonomy.label(slug) if taxonomy else slug) for slug in entry.topics],
         deep_read_state=state,
         entry=entry,
+        title_zh=chinese_title(entry),
+        paper_url=paper_url(entry),
         **_provenance_fields(entry, zone),
     )
+
+
+def chinese_title(entry: Entry) -> str:
+    """The entry's Chinese title, whitespace collapsed; empty when it has none yet."""
+    # read defensively: the field is being added to Entry (a string, or a result carrying its text)
+    value = getattr(entry, "title_zh", "") or ""
+    if not isinstance(value, str):
+        value = getattr(value, "text", "") or ""
+    return " ".join(str(value).split())
+
+
+def base_id(entry: Entry) -> str:
+    """The arXiv id without its version; an imported paper's unreadable id as it is."""
+    try:
+        return split_id(entry.id)[0]
+    except ValueError:
+        return entry.id
+
+
+def paper_url(entry: Entry) -> str:
+    """The site-root path of a paper's own page: papers/<arXiv id without version>/, stable across versions."""
+    slug = _NOT_SLUG.sub("-", base_id(entry)).strip("-.") or "paper"
+    return f"papers/{slug}/"
 
 
 def _provenance_fields(entry: Entry, zone: str) -> dict[str, str]:
@@ -276,11 +304,7 @@ def paper_anchors(record: DayRecord) -> list[str]:
 
 
 def _anchor_base(entry: Entry) -> str:
-    try:
-        base = split_id(entry.id)[0]
-    except ValueError:  # an imported paper whose id could not be read
-        base = entry.id
-    return _NOT_ANCHOR.sub("-", base).strip("-") or "paper"
+    return _NOT_ANCHOR.sub("-", base_id(entry)).strip("-") or "paper"
 
 
 def load_records(records_dir: Path) -> list[DayRecord]:
