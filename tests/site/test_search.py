@@ -117,6 +117,16 @@ def test_one_word_per_character_touches_chinese_text_only() -> None:
     assert spaced == ('<p class="语音" data-pagefind-meta="title_zh:声码器">声\u200b码\u200b器 vocoder，'
                       '2601.08537 高\u200b保\u200b真</p><!-- 注释 -->')
     assert spaced.replace("\u200b", "") == page
+    chip = '<a class="topic" data-pagefind-filter="主题">语音增强与分离</a>'
+    assert one_word_per_character(chip).startswith('<a data-pagefind-ignore class="topic" data-pagefind-filter=')
+
+
+def test_a_topic_label_is_a_filter_not_the_papers_words(built_site: Path, tmp_path: Path) -> None:
+    fragments = [json.loads(_gunzip(p)[12:]) for p in (built_site / BUNDLE_DIR / "fragment").iterdir()]
+    asr = next(f for f in fragments if "2603.00001" in f["url"])
+    assert [t.replace("\u200b", "") for t in asr["filters"]["主题"]] == ["语音识别"]
+    header = asr["content"].replace("\u200b", "").split("摘要")[0]
+    assert header.startswith("Streaming Speech Recognition") and "语音识别" not in header  # no chip label
 
 
 def _gunzip(path: Path) -> bytes:

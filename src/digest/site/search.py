@@ -97,9 +97,15 @@ WORD_BREAK = "\u200b"  # zero-width space: Pagefind ends a word there and drops 
 BODY_MARK = "data-pagefind-body"
 
 
+# A topic chip's label is a filter, not the paper's words: a paper tagged 语音增强与分离 does not say 语音增强.
+# Pagefind still reads filters and metadata inside an element it does not index.
+_FILTER_TAG = re.compile(r"<([a-zA-Z][\w-]*)(?=[^>]*\sdata-pagefind-filter=)(?![^>]*data-pagefind-ignore)")
+
+
 def one_word_per_character(html: str) -> str:
-    """The page with a zero-width space between adjacent Chinese characters of its text (tags untouched)."""
-    parts = _TAG.split(html)
+    """The page as indexed: a zero-width space between adjacent Chinese characters of its text (tags
+    untouched), and filter labels left out of the indexed words."""
+    parts = _TAG.split(_FILTER_TAG.sub(r"<\1 data-pagefind-ignore", html))
     parts[::2] = [_BETWEEN_HAN.sub(WORD_BREAK, text) for text in parts[::2]]
     return "".join(parts)
 
