@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from digest.site.build import build_site  # noqa: E402
+from helpers import serve_folder  # noqa: E402
 from tests.site.test_browser import (  # noqa: E402
     CHROMIUM,
     ZH_TERMS,
@@ -33,8 +34,6 @@ from tests.site.test_browser import (  # noqa: E402
     terms_in_enough_papers,
 )
 from tests.site.test_site import import_into  # noqa: E402
-
-from helpers import serve_folder  # noqa: E402
 
 POSTS = ROOT.parent / "shared" / "oldblog" / "_posts"
 TARGET_AVG, TARGET_MIN = 9.0, 7
