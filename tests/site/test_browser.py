@@ -24,7 +24,7 @@ import pytest
 
 from digest.core.store import write_record
 from digest.site.build import build_site
-from helpers import seed_files, serve_folder
+from helpers import SHARED, seed_files, serve_folder
 from tests.site.test_site import hostile_record, import_into
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -270,25 +270,163 @@ def wait_for(page: Page, expression: str, timeout: float = 30.0) -> Any:
         time.sleep(0.2)
 
 
-def test_search_from_the_url_finds_the_paper_by_a_chinese_term(served_site: str, page: Page) -> None:
-    page.viewport(1100, 900)
-    page.goto(f"{served_site}/search/?q=%E5%9C%B0%E7%90%86%E5%AE%9A%E4%BD%8D")  # 地理定位
-    links = wait_for(page, "[...document.querySelectorAll('.pagefind-ui__result-link')].map(a => a.href)")
-    assert links, page.js("document.querySelector('#search').innerText")
+# ---------------------------------------------------------------- search, measured as a reader sees it
+
+SEARCH_READY = "document.getElementById('search').dataset.ready === 'true'"
+RESULT_IDS = ("[...document.querySelectorAll('.search-result .result-title a')]"
+              ".map(a => (a.getAttribute('href').match(/papers\\/([^/]+)\\//) || [])[1] || a.href)")
+
+
+def search_in_browser(page: Page, site: str, query: str) -> dict[str, Any]:
+    """Open the search page with ?q=query; the ids of the papers it shows (first page) and its count line."""
+    from urllib.parse import quote
+
+    page.goto(f"{site}/search/?q={quote(query)}")
+    wait_for(page, SEARCH_READY)
+    return {"ids": page.js(RESULT_IDS), "count": page.js("document.querySelector('.search-count').innerText")}
+
+
+def paper_texts(records_dir: Path) -> dict[str, str]:
+    """Each paper's own words (id without version -> titles, Chinese abstract, deep read, authors), lowercased."""
+    from digest.core.record import split_id
+    from digest.core.store import read_record
+
+    texts: dict[str, str] = {}
+    for path in sorted(records_dir.glob("*.json")):
+        for e in read_record(path).papers:
+            parts = [e.title, getattr(e, "title_zh", "") or "", e.abstract, ", ".join(e.authors)]
+            parts += [r.text for r in (e.translation, e.deep_read) if r is not None]
+            try:
+                base = split_id(e.id)[0]
+            except ValueError:
+                base = e.id
+            texts[base] = texts.get(base, "") + "\n" + "\n".join(parts).lower()
+    return texts
+
+
+def terms_in_enough_papers(texts: dict[str, str], candidates: list[str], at_least: int) -> list[str]:
+    """The candidate terms that at least `at_least` papers contain."""
+    return [t for t in candidates if sum(t.lower() in x for x in texts.values()) >= at_least]
+
+
+def measure_search(page: Page, site: str, texts: dict[str, str], terms: list[str]) -> list[tuple[str, int, int]]:
+    """For each term: (term, papers among the top 10 that contain it, papers that contain it)."""
+    rows = []
+    for term in terms:
+        top = search_in_browser(page, site, term)["ids"][:10]
+        rows.append((term, sum(term.lower() in texts.get(i, "") for i in top),
+                     sum(term.lower() in x for x in texts.values())))
+    return rows
+
+
+# 10 papers say 声码器; 20 only share its characters, more often (声学, 编码, 器件), so that a
+# character-by-character match ranks them first.
+VOCODER = "我们提出一种轻量的神经声码器，在保持音质的同时将推理速度提高三倍。"
+LOOKALIKE = "声学编码器件声音码本乐器：本文研究声学场景中的编码方法，讨论器件噪声与声音码率，以及乐器识别。"
+ZH_TERMS = ["声码器", "流匹配", "深度伪造", "语音增强", "语音合成", "扩散模型", "编解码器", "自监督", "零样本",
+            "韵律", "混响", "对比学习", "梅尔频谱", "语音转换", "麦克风阵列", "情感识别", "低资源", "幻觉"]
+
+
+@pytest.fixture(scope="module")
+def ranking_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """30 generated papers on one day, built and served under a base path (/blog/)."""
+    from helpers import make_entry, make_record
+
+    root = tmp_path_factory.mktemp("ranking-site")
+    records = root / "records"
+    entries = []
+    for n in range(30):
+        exact = n % 3 == 1
+        entries.append(make_entry(
+            f"2602.{20000 + n}v2", title=f"Paper {n}: {'Fast Vocoder' if exact else 'Acoustic Codes'}",
+            translation=VOCODER if exact else LOOKALIKE * 3, deep_read=None,
+            authors=["Anna Schmidt"] if n == 5 else ["Rahim Uddin"],
+        ))
+    write_record(records, make_record(entries, day="2026-02-10"))
+    build_site(records, root / "www" / "blog", search=True)
+    with serve_folder(root / "www") as base:
+        yield f"{base}/blog"
+
+
+def test_search_ranks_papers_with_the_exact_term_first(ranking_site: str, page: Page) -> None:
+    page.viewport(1100, 1400)
+    found = search_in_browser(page, ranking_site, "声码器")
+    exact = {f"2602.{20000 + n}" for n in range(30) if n % 3 == 1}
+    assert set(found["ids"][:10]) == exact, found
+    assert found["count"] == "找到 10 篇论文"
+    # the next page of results starts with the papers that only share characters, and says so
+    page.click(".search-more")
+    wait_for(page, "document.querySelectorAll('.search-result').length === 20")
+    assert page.js("document.querySelector('.search-divider').innerText").startswith("以下 20 篇只含其中的字词")
+    # one result per paper, each with its date and a Chinese snippet around the match
+    first = page.js("document.querySelector('.search-result').innerText")
+    assert "2026-02-10" in first and "Fast Vocoder" in first
+    assert page.js("document.querySelector('.search-result .result-snippet mark').innerText") == "声码器"
     page.screenshot(artifacts_dir() / "search.png")
-    # one result per paper: its own page, not the day it was posted on
-    assert links[0] == f"{served_site}/papers/2601.03227/"
-    assert all("/papers/" in link and "#" not in link for link in links)
-    assert page.js("document.querySelector('.pagefind-ui__search-input').value") == "地理定位"
-    first = page.js("document.querySelector('.pagefind-ui__result').innerText")
-    assert "Geo-Localization" in first and " #" not in first
-    # the search box is set in the site's type, not Pagefind's
-    fonts = page.js("[getComputedStyle(document.body).fontFamily,"
-                    " getComputedStyle(document.querySelector('.pagefind-ui__search-input')).fontFamily]")
-    assert fonts[0] == fonts[1]
-    page.goto(links[0])
-    assert "Geo-Localization" in page.js("document.querySelector('h1').innerText")
-    assert page.js("document.querySelector('meta[name=citation_arxiv_id]').content") == "2601.03227"
+    # the URL follows what is typed
+    page.js("const i = document.querySelector('.search-input'); i.value = '流式'; i.dispatchEvent(new Event('input'))")
+    wait_for(page, "location.search === '?q=%E6%B5%81%E5%BC%8F'")
+
+
+def test_search_finds_an_arxiv_id_and_an_author(ranking_site: str, page: Page) -> None:
+    for query in ("2602.20013", "2602.20013v2", "2602.20013v1"):
+        assert search_in_browser(page, ranking_site, query)["ids"][:1] == ["2602.20013"], query
+    assert search_in_browser(page, ranking_site, "Anna Schmidt")["ids"][:1] == ["2602.20005"]
+    # the result links to the paper's own page, under the base path
+    page.click(".search-result .result-title a")
+    wait_for(page, "location.pathname.includes('/papers/')")
+    assert page.js("location.pathname").startswith("/blog/papers/2602.20005/")
+
+
+def test_search_page_uses_the_sites_type_and_separate_filter_chips(ranking_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    search_in_browser(page, ranking_site, "声码器")
+    wait_for(page, "document.querySelectorAll('.filter-chip').length > 0")
+    body_font = page.js("getComputedStyle(document.body).fontFamily")
+    assert page.js("getComputedStyle(document.querySelector('.search-input')).fontFamily") == body_font
+    assert page.js("getComputedStyle(document.querySelector('.result-title a')).color") == "rgb(11, 92, 173)"  # --accent
+    # every chip stands apart from the next one (no labels running together)
+    gaps = page.js("(() => { const r = [...document.querySelectorAll('.filter-chip')].map(c => c.getBoundingClientRect());"
+                   " return r.slice(1).map((b, i) => b.top > r[i].top + 1 ? 99 : b.left - r[i].right); })()")
+    assert gaps == [] or min(gaps) >= 4
+    # a chip filters the results to its topic
+    before = page.js("document.querySelectorAll('.search-result').length")
+    page.click(".filter-chip")
+    wait_for(page, "document.querySelector('.filter-chip').getAttribute('aria-pressed') === 'true'")
+    assert page.js("document.querySelectorAll('.search-result').length") <= before
+    # nothing was loaded from another host
+    hosts = page.js("[...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]")
+    assert hosts == [ranking_site.split("/")[2]]
+
+
+OLD_POSTS = SHARED / "oldblog" / "_posts"
+
+
+@pytest.fixture(scope="module")
+def old_blog_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """The first 24 of the old blog's real posts, imported, built with site.url and served under /blog/."""
+    if not OLD_POSTS.is_dir():
+        pytest.skip(f"no old-blog posts at {OLD_POSTS} (../shared is not beside the checkout)")
+    root = tmp_path_factory.mktemp("old-blog")
+    records = root / "records"
+    for post in sorted(OLD_POSTS.glob("*.md"))[:24]:
+        import_into(records, post)
+    build_site(records, root / "www" / "blog", search=True, base_url="https://example.org/blog")
+    with serve_folder(root / "www") as base:
+        yield f"{base}/blog", paper_texts(records)
+
+
+def test_old_blog_chinese_terms_find_the_papers_that_say_them(
+    old_blog_site: tuple[str, dict[str, str]], page: Page
+) -> None:
+    site, texts = old_blog_site
+    terms = terms_in_enough_papers(texts, ZH_TERMS, 8)
+    assert len(terms) >= 6, terms  # not vacuous
+    rows = measure_search(page, site, texts, terms)
+    shares = [hit for _, hit, _ in rows]
+    assert sum(shares) / len(shares) >= 9 and min(shares) >= 7, rows
+    some_id = sorted(texts)[len(texts) // 2]
+    assert search_in_browser(page, site, some_id)["ids"][:1] == [some_id]
 
 
 def test_a_topic_page_lists_papers_and_links_to_them(served_site: str, page: Page) -> None:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,9 +17,12 @@ from digest.core.templates import template_env
 from digest.site.search import (
     BUNDLE_DIR,
     SEARCH_PAGE,
+    SEARCH_SCRIPT,
     build_search_index,
+    one_word_per_character,
     pagefind_binary,
     search_page_url,
+    search_script,
     segments_chinese,
 )
 from helpers import serve_folder
@@ -90,18 +94,39 @@ def test_index_is_written_for_both_chinese_pages(indexed: Path) -> None:
     bundle = indexed / BUNDLE_DIR
     entry = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))
     assert entry["languages"]["zh-cn"]["page_count"] == 2
-    # the UI the search page loads is in the same bundle: nothing comes from another host
-    for name in ("pagefind.js", "pagefind-ui.js", "pagefind-ui.css"):
+    # the library and the page's script are in the same bundle: nothing comes from another host
+    for name in ("pagefind.js", SEARCH_SCRIPT):
         assert (bundle / name).is_file()
+    assert (bundle / SEARCH_SCRIPT).read_text(encoding="utf-8") == search_script()
     fragments = b"".join(_gunzip(p) for p in (bundle / "fragment").iterdir())
     assert b'"url":"/2026/01/07/arxiv.html"' in fragments
     assert b'"url":"/2026/01/08/arxiv.html"' in fragments
     assert b'"url":"/index.html"' not in fragments
     assert b'"id":"2601-00002"' in fragments  # paper headings become sub-results
-    # Chinese was split into words: 语音 and 增强 are separate index words, not one long run
-    words = b"".join(_gunzip(p) for p in (bundle / "index").iterdir())
-    assert "语音".encode() in words and "增强".encode() in words
-    assert "低复杂度的单通道语音增强网络".encode() not in words
+    # Chinese is indexed one character per word: a zero-width space ends every character's word
+    text = fragments.decode()
+    assert "语\u200b音\u200b增\u200b强" in text
+    assert "语音增强" not in text
+    # ...in the index only: the published pages are untouched
+    assert "\u200b" not in (indexed / "2026" / "01" / "07" / "arxiv.html").read_text(encoding="utf-8")
+
+
+def test_one_word_per_character_touches_chinese_text_only() -> None:
+    page = '<p class="语音" data-pagefind-meta="title_zh:声码器">声码器 vocoder，2601.08537 高保真</p><!-- 注释 -->'
+    spaced = one_word_per_character(page)
+    assert spaced == ('<p class="语音" data-pagefind-meta="title_zh:声码器">声\u200b码\u200b器 vocoder，'
+                      '2601.08537 高\u200b保\u200b真</p><!-- 注释 -->')
+    assert spaced.replace("\u200b", "") == page
+    chip = '<a class="topic" data-pagefind-filter="主题">语音增强与分离</a>'
+    assert one_word_per_character(chip).startswith('<a data-pagefind-ignore class="topic" data-pagefind-filter=')
+
+
+def test_a_topic_label_is_a_filter_not_the_papers_words(built_site: Path, tmp_path: Path) -> None:
+    fragments = [json.loads(_gunzip(p)[12:]) for p in (built_site / BUNDLE_DIR / "fragment").iterdir()]
+    asr = next(f for f in fragments if "2603.00001" in f["url"])
+    assert [t.replace("\u200b", "") for t in asr["filters"]["主题"]] == ["语音识别"]
+    header = asr["content"].replace("\u200b", "").split("摘要")[0]
+    assert header.startswith("Streaming Speech Recognition") and "语音识别" not in header  # no chip label
 
 
 def _gunzip(path: Path) -> bytes:
@@ -116,32 +141,41 @@ def served(indexed: Path) -> Iterator[str]:
         yield base
 
 
+# Runs the search page's own ranking (digest-search.js) on Pagefind's library, as the browser would.
 QUERY_JS = """
 const [bundle, base, term] = process.argv.slice(2);
-const pagefind = await import(bundle);
-await pagefind.options({ basePath: base });
-const search = await pagefind.search(term);
+const pagefind = await import(bundle + "/pagefind.js");
+const ranking = await import(bundle + "/digest-search.js");
+await pagefind.options({ basePath: base + "/pagefind/", baseUrl: base + "/" });
+const found = await ranking.rankedSearch(pagefind, term);
 const out = [];
-for (const r of search.results) {
-  const d = await r.data();
-  out.push({ url: d.url, subs: d.sub_results.map((s) => s.url) });
+for (const [tier, list] of [["exact", found.exact], ["partial", found.partial]]) {
+  for (const r of list) {
+    const d = await r.data();
+    out.push({ url: d.url, tier, id: ranking.plain(d.meta.id || ""), subs: d.sub_results.map((s) => s.url) });
+  }
 }
-console.log(JSON.stringify(out));
+console.log(JSON.stringify({ results: out, count: ranking.countLine(found) }));
 process.exit(0);
 """
 
 
-def run_query(indexed: Path, served: str, term: str, tmp_path: Path) -> list[dict[str, object]]:
+def run_search(site: Path, base: str, term: str, tmp_path: Path) -> dict[str, Any]:
+    """The ranked results of `term` ({"results": [{url, tier, id, subs}], "count": the page's count line})."""
     script = tmp_path / "query.mjs"
     script.write_text(QUERY_JS, encoding="utf-8")
-    bundle = (indexed / BUNDLE_DIR / "pagefind.js").as_uri()
+    bundle = (site / BUNDLE_DIR).as_uri()
     proc = subprocess.run(
-        [str(NODE), str(script), bundle, f"{served}/{BUNDLE_DIR}/", term],
-        capture_output=True, text=True, timeout=120, check=False,
+        [str(NODE), str(script), bundle, base, term], capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    result: list[dict[str, object]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def run_query(indexed: Path, served: str, term: str, tmp_path: Path) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = run_search(indexed, served, term, tmp_path)["results"]
+    return results
 
 
 @pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")
@@ -161,13 +195,16 @@ def test_chinese_and_english_queries_find_the_right_paper(
 ) -> None:
     results = run_query(indexed, served, term, tmp_path)
     assert [r["url"] for r in results] == [f"{served}{page}"]
+    assert results[0]["tier"] == "exact"
     subs = results[0]["subs"]
     assert isinstance(subs, list) and f"{served}{page}#{anchor}" in subs
 
 
 @pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")
 def test_a_term_on_no_page_finds_nothing(indexed: Path, served: str, tmp_path: Path) -> None:
-    assert run_query(indexed, served, "区块链", tmp_path) == []
+    found = run_search(indexed, served, "区块链", tmp_path)
+    assert found["results"] == []
+    assert found["count"] == "没有找到与“区块链”相关的论文"
 
 
 def test_rebuild_replaces_the_old_bundle(tmp_path: Path) -> None:
@@ -232,22 +269,30 @@ def render_search_page(link: object) -> str:
     )
 
 
-def test_search_page_loads_pagefind_from_the_site_and_reads_q() -> None:
+def test_search_page_runs_the_sites_own_script_from_the_bundle() -> None:
     html = render_search_page(lambda page, target: target)
-    block = html.split('<h1 class="page-title">搜索</h1>', 1)[1]
-    assert '<script src="pagefind/pagefind-ui.js"></script>' in block
-    assert '<link rel="stylesheet" href="pagefind/pagefind-ui.css">' in html.split("</head>", 1)[0]
-    assert 'bundlePath: root + "pagefind/"' in block and "baseUrl: root" in block  # works under a base path
+    head, body = html.split("</head>", 1)
+    block = body.split('<h1 class="page-title">搜索</h1>', 1)[1]
+    assert '<script type="module" src="pagefind/digest-search.js"' in block
+    assert "pagefind-ui" not in html  # our own results, in the site's type and colours
+    assert "var(--accent)" in head and ".search-filters { display: flex; flex-wrap: wrap; gap:" in head
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", block)  # nothing from another host
-    assert 'new URLSearchParams(window.location.search).get("q")' in block
-    assert "ui.triggerSearch(q)" in block
-    assert 'url.searchParams.set("q", term)' in block  # the URL follows the typed query
     assert 'data-pagefind-ignore="all"' in block
+    # opened from disk, the page says it needs a web server and how to start one
+    assert 'window.location.protocol === "file:"' in block and "python -m http.server -d _site" in block
 
 
 def test_search_page_links_follow_the_site_linker() -> None:
     html = render_search_page(lambda page, target: "/blog/" + target.lstrip("/"))
-    assert '<script src="/blog/pagefind/pagefind-ui.js"></script>' in html
+    assert 'src="/blog/pagefind/digest-search.js"' in html
+
+
+def test_the_script_reads_q_keeps_it_in_the_url_and_finds_the_root_from_its_own_url() -> None:
+    script = search_script()
+    assert 'new URLSearchParams(window.location.search).get("q")' in script
+    assert 'url.searchParams.set("q", text)' in script
+    assert 'new URL("..", bundle)' in script and "import.meta.url" in script  # any base path
+    assert not re.search(r"https?://", script.split("// ---", 1)[1])  # no other host in the page code
 
 
 def test_search_page_url() -> None:
@@ -290,8 +335,9 @@ def test_built_site_index_holds_each_paper_page_once(built_site: Path) -> None:
         assert fragments.count(b'"url":"/papers/' + paper + b'/"') == 1
     for page in (b"/index.html", b"/archive.html", b"/topics/", b"/search/", b"/2026/"):
         assert b'"url":"' + page not in fragments
-    assert "语音识别".encode() in fragments  # the topic chip's label is indexed with the paper
-    assert '"主题":["'.encode() in fragments  # and is a filter, named as the search page shows it
+    text = fragments.decode().replace("\u200b", "")
+    assert "语音识别" in text  # the topic chip's label is indexed with the paper
+    assert '"主题":["' in text  # and is a filter, named as the search page shows it
 
 
 @pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")
@@ -311,4 +357,143 @@ def test_built_site_finds_papers_by_chinese_and_english_terms(
 ) -> None:
     with serve_folder(built_site) as base:
         results = run_query(built_site, base, term, tmp_path)
-    assert [r["url"] for r in results][:1] == [f"{base}{page}"]
+    assert [r["url"] for r in results if r["tier"] == "exact"] == [f"{base}{page}"]
+    assert results[0]["url"] == f"{base}{page}"
+
+
+# ---------------------------------------------------------------- ranking papers
+
+
+PAPER_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>
+<body><nav>最新 主题 归档</nav>
+<article data-pagefind-body>
+<h1 data-pagefind-meta="title[data-title], id[data-id]" data-title="{title}" data-id="{id}">{title}</h1>
+<p data-pagefind-meta="title_zh">{title_zh}</p>
+<p><time data-pagefind-meta="date[datetime]" datetime="{date}">{date}</time></p>
+<p><a data-pagefind-filter="主题">{topic}</a></p>
+<h2>摘要</h2><p>{abstract}</p>
+<h2>引用</h2><p>arXiv:{id}v2（{id}） · {authors}</p>
+</article></body></html>
+"""
+
+# 10 papers say 声码器; 20 only share its characters, more often and in their titles (声学, 编码, 器件),
+# so that a character-by-character match would rank them first.
+VOCODER = "我们提出一种轻量的神经声码器，在保持音质的同时将推理速度提高三倍。"
+LOOKALIKE = "声学编码器件声音码本乐器：本文研究声学场景中的编码方法，讨论器件噪声与声音码率，以及乐器识别。"
+
+
+def paper_site(root: Path) -> Path:
+    """30 paper pages (papers/<id>/index.html) for the ranking tests, plus a day page that is not indexed."""
+    site = root / "papers-site"
+    for n in range(30):
+        pid = f"2601.{10000 + n}"
+        exact = n % 3 == 2  # interleaved, so the right order is not the page order
+        page = PAPER_PAGE.format(
+            id=pid,
+            title=f"Paper {n}: {'Fast Vocoder' if exact else 'Acoustic Codes'}",
+            title_zh="快速声码器" if exact and n < 9 else f"声学编码器件研究 {n}",
+            date=f"2026-01-{n % 28 + 1:02d}",
+            topic="语音合成" if exact else "编解码与表征",
+            abstract=(VOCODER if exact else LOOKALIKE * 3) + (" 另见 arXiv:2601.10003v1 的结果。" if n == 7 else ""),
+            authors="Anna Schmidt, Li Wei" if n in (4, 5) else "Rahim Uddin",
+        )
+        folder = site / "papers" / pid
+        folder.mkdir(parents=True)
+        (folder / "index.html").write_text(page, encoding="utf-8")
+    (site / "index.html").write_text("<html lang='zh-CN'><body>声码器 首页</body></html>", encoding="utf-8")
+    return site
+
+
+@pytest.fixture(scope="module")
+def papers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    need_extended_pagefind()
+    if NODE is None:
+        pytest.skip("needs node to run Pagefind's search library")
+    site = paper_site(tmp_path_factory.mktemp("ranking"))
+    assert build_search_index(site).pages == 30
+    with serve_folder(site) as base:
+        yield site, base
+
+
+def _ids(found: dict[str, Any]) -> list[str]:
+    return [r["id"] for r in found["results"]]
+
+
+def test_papers_containing_the_exact_term_come_first(papers: tuple[Path, str], tmp_path: Path) -> None:
+    site, base = papers
+    found = run_search(site, base, "声码器", tmp_path)
+    exact = {f"2601.{10000 + n}" for n in range(30) if n % 3 == 2}
+    assert set(_ids(found)[:10]) == exact
+    assert [r["tier"] for r in found["results"]] == ["exact"] * 10 + ["partial"] * 20
+    assert found["count"] == "找到 10 篇论文"
+    # one result per paper, each the paper's own page
+    assert len(set(_ids(found))) == 30
+    assert all(r["url"] == f"{base}/papers/{r['id']}/" for r in found["results"])
+
+
+def test_without_the_whole_term_the_count_says_so(papers: tuple[Path, str], tmp_path: Path) -> None:
+    site, base = papers
+    found = run_search(site, base, "码器声", tmp_path)  # its characters are everywhere, the string nowhere
+    assert found["results"] and all(r["tier"] == "partial" for r in found["results"])
+    assert found["count"].startswith(f"找到 {len(found['results'])} 篇论文（都不含完整的“码器声”")
+
+
+@pytest.mark.parametrize("query", ["2601.10003", "2601.10003v2", "arXiv:2601.10003", "2601.10003v7"])
+def test_an_arxiv_id_finds_its_paper_first(papers: tuple[Path, str], tmp_path: Path, query: str) -> None:
+    site, base = papers
+    found = run_search(site, base, query, tmp_path)
+    # paper 7 quotes the id in its abstract; the id's own page comes first
+    assert _ids(found)[0] == "2601.10003"
+    assert found["results"][0]["tier"] == "exact"
+
+
+def test_an_authors_name_finds_their_papers(papers: tuple[Path, str], tmp_path: Path) -> None:
+    site, base = papers
+    found = run_search(site, base, "Anna Schmidt", tmp_path)
+    assert sorted(r["id"] for r in found["results"] if r["tier"] == "exact") == ["2601.10004", "2601.10005"]
+
+
+def test_a_term_and_a_filter_value_are_found_in_the_title_and_topics(papers: tuple[Path, str], tmp_path: Path) -> None:
+    site, base = papers
+    found = run_search(site, base, "快速声码器", tmp_path)  # only in the Chinese title of 3 papers
+    assert sorted(r["id"] for r in found["results"] if r["tier"] == "exact") == ["2601.10002", "2601.10005",
+                                                                               "2601.10008"]
+
+
+# ---------------------------------------------------------------- the script's own rules
+
+
+UNIT_JS = """
+const ranking = await import(process.argv[2]);
+const q = (s) => ranking.parseQuery(s);
+const text = (pieces) => pieces.map((p) => (p.mark ? `[${p.text}]` : p.text)).join("");
+const content = "Fast Vocoder. 快速声码器. 语音合成. 摘要. " + "背景介绍。".repeat(20) +
+  "我们提出一种轻量的神经声码器，在保持音质的同时提高推理速度。" + "实验部分。".repeat(30);
+console.log(JSON.stringify({
+  id: q("2601.08537v2"), arxiv: q("arXiv:2601.08537"), words: q("  “扩散模型”   语音 "),
+  form: ranking.indexForm("Whisper 声码器2"), plain: ranking.plain("声\\u200b码"),
+  snippet: text(ranking.snippet(content, q("声码器"), ["Fast Vocoder", "快速声码器", "语音合成"])),
+  none: text(ranking.snippet("Title only. " + "中文摘要内容很长。".repeat(5), q("区块链"))),
+}));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="needs node to run the search page's script")
+def test_query_parsing_and_snippets(tmp_path: Path) -> None:
+    (tmp_path / "digest-search.mjs").write_text(search_script(), encoding="utf-8")
+    (tmp_path / "unit.mjs").write_text(UNIT_JS, encoding="utf-8")
+    proc = subprocess.run([str(NODE), str(tmp_path / "unit.mjs"), (tmp_path / "digest-search.mjs").as_uri()],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["id"] == {"text": "2601.08537", "terms": ["2601.08537"], "id": "2601.08537"}
+    assert out["arxiv"]["id"] == "2601.08537"
+    assert out["words"] == {"text": "扩散模型 语音", "terms": ["扩散模型", "语音"], "id": ""}
+    assert out["form"] == "Whisper 声 码 器2"
+    assert out["plain"] == "声码"
+    # around the match in the Chinese prose, from the start of its sentence, not the title's mention
+    assert out["snippet"].startswith("…我们提出一种轻量的神经[声码器]，")
+    assert out["snippet"].endswith("…")
+    # no match: where the Chinese text starts
+    assert out["none"].startswith("…中文摘要内容很长。") or out["none"].startswith("中文摘要")

@@ -553,8 +553,8 @@ def test_search_page_is_written_where_search_q_finds_it(seed_site) -> None:
     records, out, _ = seed_site
     build_site(records, out)
     page = _page(out, "search/index.html")
-    assert '<script src="../pagefind/pagefind-ui.js"></script>' in page
-    assert 'new URLSearchParams(window.location.search).get("q")' in page
+    # the page's script (which reads ?q=) is written beside the index: tests/site/test_search.py
+    assert '<script type="module" src="../pagefind/digest-search.js"' in page
     assert 'href="../search/index.html"' in _page(out, "topics/index.html")
     assert 'href="search/index.html"' in _page(out, "index.html")
 

@@ -4,6 +4,13 @@ Pagefind runs as a binary shipped in a Python package; everything it writes (ind
 under the site's `pagefind/` folder, so search works on any static host and asks no third-party host for
 anything. Chinese is split into words only by the *extended* Pagefind binary (package `pagefind[extended]`),
 so the index refuses to build with the plain one. Pages must carry `<html lang="zh-CN">`.
+
+Chinese is indexed one character per word. The indexer's dictionary and the browser's `Intl.Segmenter` cut
+Chinese differently (声码器 is one word to one and 声|码|器 to the other), so a word-level index neither finds
+every paper that says 声码器 nor supports an exact phrase. Pagefind reads a copy of the pages with a zero-width
+space between adjacent Chinese characters (the published pages stay as they are); the search page then asks
+for a Chinese term as the quoted phrase of its characters ("声 码 器"), which Pagefind matches on consecutive
+word positions: exactly the papers containing the string. The script (search.js) ranks those first.
 """
 
 from __future__ import annotations
@@ -12,14 +19,17 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from digest.core.errors import DigestError
 
 BUNDLE_DIR = "pagefind"
 SEARCH_PAGE = "search/index.html"  # served as search/, so a search links as search/?q=…
+SEARCH_SCRIPT = "digest-search.js"  # the search page's script, written into the bundle folder with the index
 INSTALL_HINT = "install it with `pip install 'pagefind[extended]'` (the extended binary splits Chinese into words)"
 
 
@@ -79,6 +89,49 @@ def _run_pagefind(binary: Path, site_dir: Path, bundle_dir: Path, glob: str | No
     return int(found.group(1)) if found else 0
 
 
+# CJK ideographs (basic block, extension A, compatibility): the characters indexed one per word.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_BETWEEN_HAN = re.compile(f"(?<=[{_HAN}])(?=[{_HAN}])")
+_TAG = re.compile(r"(<[^>]*>)")
+WORD_BREAK = "\u200b"  # zero-width space: Pagefind ends a word there and drops it from excerpts
+BODY_MARK = "data-pagefind-body"
+
+
+# A topic chip's label is a filter, not the paper's words: a paper tagged 语音增强与分离 does not say 语音增强.
+# Pagefind still reads filters and metadata inside an element it does not index.
+_FILTER_TAG = re.compile(r"<([a-zA-Z][\w-]*)(?=[^>]*\sdata-pagefind-filter=)(?![^>]*data-pagefind-ignore)")
+
+
+def one_word_per_character(html: str) -> str:
+    """The page as indexed: a zero-width space between adjacent Chinese characters of its text (tags
+    untouched), and filter labels left out of the indexed words."""
+    parts = _TAG.split(_FILTER_TAG.sub(r"<\1 data-pagefind-ignore", html))
+    parts[::2] = [_BETWEEN_HAN.sub(WORD_BREAK, text) for text in parts[::2]]
+    return "".join(parts)
+
+
+def _mirror_pages(site_dir: Path, mirror: Path) -> int:
+    """Write the pages Pagefind will read into `mirror` (same paths), Chinese one character per word.
+
+    Only pages with a `data-pagefind-body` element when any has one (Pagefind would skip the others anyway);
+    every page otherwise. The bundle folder is not copied. Returns the number of pages written.
+    """
+    pages = [p for p in site_dir.rglob("*.html") if BUNDLE_DIR not in p.relative_to(site_dir).parts[:1]]
+    texts = {p: p.read_text(encoding="utf-8", errors="replace") for p in pages}
+    if any(BODY_MARK in text for text in texts.values()):
+        texts = {p: text for p, text in texts.items() if BODY_MARK in text}
+    for page, text in texts.items():
+        copy = mirror / page.relative_to(site_dir)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(one_word_per_character(text), encoding="utf-8")
+    return len(texts)
+
+
+def search_script() -> str:
+    """The search page's script (templates/site/search.js): queries the index and ranks the papers."""
+    return resources.files("digest").joinpath("templates/site/search.js").read_text(encoding="utf-8")
+
+
 def build_search_index(
     site_dir: Path,
     *,
@@ -90,8 +143,8 @@ def build_search_index(
 
     `glob` limits the pages (Pagefind's syntax, default every `.html`); `language` forces one index language
     (pages are Chinese with English titles). Pages with a `data-pagefind-body` element are indexed by that
-    element only, and then pages without one are skipped: mark the post body so home and archive pages do
-    not duplicate results.
+    element only, and then pages without one are skipped: mark the paper's article so day, topic and home
+    pages do not duplicate results. The search page's script is written beside the index.
     """
     binary = pagefind_binary()
     if require_chinese and not segments_chinese(binary):
@@ -107,10 +160,12 @@ def build_search_index(
         # hashed file names change every build: drop the old bundle rather than let it pile up
         shutil.rmtree(bundle_dir)
     start = time.perf_counter()
-    try:
-        files = _run_pagefind(binary, site_dir.resolve(), bundle_dir.resolve(), glob, language)
-    except FileNotFoundError:
-        raise DigestError(f"no Pagefind binary found; {INSTALL_HINT}") from None
+    with tempfile.TemporaryDirectory(prefix="digest-index-") as tmp:
+        _mirror_pages(site_dir, Path(tmp))
+        try:
+            files = _run_pagefind(binary, Path(tmp), bundle_dir.resolve(), glob, language)
+        except FileNotFoundError:
+            raise DigestError(f"no Pagefind binary found; {INSTALL_HINT}") from None
     entry = bundle_dir / "pagefind-entry.json"
     try:
         languages = json.loads(entry.read_text(encoding="utf-8")).get("languages", {})
@@ -118,6 +173,7 @@ def build_search_index(
     except (OSError, ValueError, AttributeError):
         problem = f"Pagefind wrote no readable index into {bundle_dir}; check that the folder is writable"
         raise DigestError(problem) from None
+    (bundle_dir / SEARCH_SCRIPT).write_text(search_script(), encoding="utf-8")
     return SearchIndex(bundle_dir=bundle_dir, pages=pages, files=files, seconds=time.perf_counter() - start)
 
 
