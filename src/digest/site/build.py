@@ -27,10 +27,11 @@ from markupsafe import Markup
 from digest.core.config import Config
 from digest.core.errors import DigestError, UsageError
 from digest.core.files import write_or_fail
-from digest.core.record import DayRecord, Entry, split_id
+from digest.core.record import DayRecord, Entry
 from digest.core.store import read_record, record_days, record_path
+from digest.core.urls import paper_anchors, post_path
 from digest.enrich.topics import OTHER, Taxonomy, apply_topics, load_taxonomy
-from digest.publish.markdown import paper_view, post_path, template_env, tz_labels
+from digest.publish.markdown import paper_view, template_env, tz_labels
 from digest.publish.provenance import new_version_note, provenance_line
 from digest.site.mathml import math_plugin, render_text
 from digest.site.search import SEARCH_PAGE
@@ -48,7 +49,6 @@ _EVENT_ATTR = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
 _JS_URL = re.compile(r"""(?:href|src)\s*=\s*["']?\s*(?:javascript|vbscript|data):""", re.IGNORECASE)
 _PAREN_ITEM = re.compile(r"^( {0,3}\d{1,9})\)(?=[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_NOT_ANCHOR = re.compile(r"[^A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -294,28 +294,6 @@ def _anchor_iso(record: DayRecord, end: dt.datetime) -> str:
     except ValueError:
         pass
     return end.isoformat()
-
-
-def paper_anchors(record: DayRecord) -> list[str]:
-    """Each paper's heading id on its day page, in record order (a repeated base id gets -2, -3)."""
-    used: set[str] = set()
-    out = []
-    for entry in record.papers:
-        base = _anchor_base(entry)
-        anchor, n = base, 2
-        while anchor in used:
-            anchor, n = f"{base}-{n}", n + 1
-        used.add(anchor)
-        out.append(anchor)
-    return out
-
-
-def _anchor_base(entry: Entry) -> str:
-    try:
-        base = split_id(entry.id)[0]
-    except ValueError:  # an imported paper whose id could not be read
-        base = entry.id
-    return _NOT_ANCHOR.sub("-", base).strip("-") or "paper"
 
 
 def load_records(records_dir: Path) -> list[DayRecord]:

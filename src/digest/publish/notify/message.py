@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from digest.core.record import DayRecord, Entry
+from digest.core.urls import page_url
 
 # Titles are capped so one paper always fits in the smallest message (WeCom's 4096 bytes).
 MAX_TITLE = 300
@@ -20,9 +21,8 @@ def default_anchor(entry: Entry) -> str:
 
 
 def post_url(site_url: str, day: str) -> str:
-    """The page Jekyll makes of a day's post: {site}/YYYY/MM/DD/arxiv.html."""
-    y, m, d = day.split("-")
-    return f"{site_url.rstrip('/')}/{y}/{m}/{d}/arxiv.html"
+    """The page Jekyll makes of a day's post: {site}/YYYY/MM/DD/arxiv.html (the rule lives in core.urls)."""
+    return page_url(site_url, day)
 
 
 def shorten(text: str, limit: int) -> str:
