@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -48,13 +48,21 @@ class _Run:
 
     cfg: Config
     services: Services
-    store: RecordStore
-    env: jinja2.Environment  # compiled once for every day's prompts and post
-    publishers: list[Publisher]
-    notify: bool
-    force: bool = False
+    command: str = "run"  # named in the site lock
+    notify: bool = True  # the notify channels send complete days
+    force: bool = False  # redo every paper
+    no_llm: bool = False
+    skip_complete: bool = False  # backfill: a complete day is not run again
+    store: RecordStore = field(init=False)
+    env: jinja2.Environment = field(init=False)  # compiled once for every day's prompts and post
+    publishers: list[Publisher] = field(init=False)
     model: Model | None = None
     budget: TokenBudget | None = None  # one token budget for every day of the run
+
+    def __post_init__(self) -> None:
+        self.store = RecordStore.of(self.cfg, self.services)
+        self.env = template_env(self.cfg.templates_dir)
+        self.publishers = registered()
 
     def publish(self, record: DayRecord, *, skipped: bool = False) -> Published:
         """Hand a stored record to every publisher; what the post publisher did (nothing when there is none)."""
@@ -82,7 +90,6 @@ def run_days(
     *,
     no_llm: bool = False,
     force: bool = False,
-    skip_complete: bool = False,
     command: str = "run",
     notify: bool = True,
 ) -> list[DayOutcome]:
@@ -91,34 +98,37 @@ def run_days(
     Every day with a record goes to every registered publisher; `notify` lets the notify channels send it.
     """
     check_folders(cfg)
-    store = RecordStore.of(cfg, services)
-    run = _Run(cfg, services, store, template_env(cfg.templates_dir), registered(), notify, force)
-    with store.locked(command):
+    return _run_days(_Run(cfg, services, command, notify, force, no_llm), days)
+
+
+def _run_days(run: _Run, days: list[date]) -> list[DayOutcome]:
+    """Under the site lock: skip what backfill may skip, run the rest; the outcomes by day."""
+    with run.store.locked(run.command):
         days = sorted(set(days))
-        previous = {d: store.load(d.isoformat()) for d in days}  # a broken record stops here
+        previous = {d: run.store.load(d.isoformat()) for d in days}  # a broken record stops here
         outcomes: list[DayOutcome] = []
         todo = []
         for d in days:
             record = previous[d]
-            if skip_complete and not force and record is not None and planning.complete(record):
+            if run.skip_complete and not run.force and record is not None and planning.complete(record):
                 outcomes.append(DayOutcome(day=d.isoformat(), reason="already complete (use --force to redo)"))
-                services.reporter.detail(f"{d}: post already complete, skipped")
+                run.services.reporter.detail(f"{d}: post already complete, skipped")
                 run.publish(record, skipped=True)
             else:
                 todo.append(d)
         if todo:
-            outcomes += _loop(run, [window_for(d, cfg.window) for d in todo], previous, no_llm)
+            outcomes += _loop(run, [window_for(d, run.cfg.window) for d in todo], previous)
         return sorted(outcomes, key=lambda o: o.day)
 
 
-def _loop(run: _Run, windows: list[Window], previous: dict[date, DayRecord | None], no_llm: bool) -> list[DayOutcome]:
+def _loop(run: _Run, windows: list[Window], previous: dict[date, DayRecord | None]) -> list[DayOutcome]:
     """For each day: plan -> enrich -> store -> publish; then the new versions the listing announced."""
     from digest.enrich.budget import TokenBudget
 
-    run.model = start_model(run.cfg, run.services, no_llm=no_llm)
+    run.model = start_model(run.cfg, run.services, no_llm=run.no_llm)
     run.budget = TokenBudget(run.cfg.llm.max_tokens_per_run)
     fetched, listing, fetch_seconds = _fetch(run, windows)
-    warn_without_model(run.cfg, run.services, run.model, no_llm=no_llm)
+    warn_without_model(run.cfg, run.services, run.model, no_llm=run.no_llm)
     posted = run.store.posted()
     outcomes: list[DayOutcome] = []
     for w in windows:
@@ -223,4 +233,5 @@ def backfill(
     if (end - start).days > 366:
         raise UsageError("backfill: at most 366 days at once; split the range")
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return run_days(cfg, days, services, force=force, skip_complete=True, command="backfill", notify=notify)
+    check_folders(cfg)
+    return _run_days(_Run(cfg, services, "backfill", notify, force, skip_complete=True), days)

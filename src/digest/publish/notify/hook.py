@@ -163,7 +163,7 @@ def notify_by_hand(
             record,
             cfg.notify,
             already_sent=record.notified,
-            channel=channel,
+            only=channel,
             dry_run=dry_run,
             echo=echo,
             warn=services.reporter.warn,
