@@ -251,7 +251,7 @@ def quiet_services(**kw):
     import io
 
     from digest.core.report import Reporter
-    from digest.pipeline import Services
+    from digest.core.services import Services
 
     async def no_sleep(_s: float) -> None:
         return None

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from digest.core.config import load_config
+from digest.core.outcome import DayOutcome
 from digest.core.store import load_record
-from digest.pipeline import DayOutcome, run_days
+from digest.pipeline import run_days
 from digest.standins.arxiv_server import ArxivStandIn
 from digest.standins.chat_server import ChatStandIn
 from digest.standins.pdf_host import PdfHost

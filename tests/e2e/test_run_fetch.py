@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from digest.core.config import load_config
-from digest.pipeline import DayOutcome, run_days
+from digest.core.outcome import DayOutcome
+from digest.pipeline import run_days
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from helpers import digest_cli, quiet_services, seed_day, seed_files, write_config
 

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from digest.core.config import load_config
+from digest.core.outcome import DayOutcome, summary_lines
 from digest.core.record import DayRecord
+from digest.core.report import plural
+from digest.core.services import Services
 from digest.enrich.model import Completion, ModelChain, Provider, ServiceUnreachable, Unreachable
-from digest.pipeline import DayOutcome, Services, plural, run_days, summary_lines
+from digest.pipeline import run_days
 from digest.publish.importer import parse_post
 from digest.publish.markdown import DEEP_READ_DEFERRED, render_post, template_env
 from digest.standins.arxiv_server import ArxivStandIn, make_paper

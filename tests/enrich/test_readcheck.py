@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from digest.core.config import LLMConfig, load_config
+from digest.core.outcome import DayOutcome
 from digest.core.record import Entry, TaskResult
 from digest.core.store import load_record
 from digest.core.templates import template_env
 from digest.enrich.figures import UNVERIFIED
 from digest.enrich.model import RequestRefused
 from digest.enrich.tasks import get
-from digest.pipeline import DayOutcome, run_days
+from digest.pipeline import run_days
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.chat_server import (
     INVENTED_FIGURES,

@@ -11,11 +11,14 @@ import pytest
 
 import toy_title_task
 from digest.core.config import Config, load_config
+from digest.core.outcome import DayOutcome
 from digest.core.record import Entry
-from digest.core.store import entry_status, load_record
+from digest.core.services import Services
+from digest.core.store import load_record
 from digest.enrich import tasks
 from digest.enrich.model import KeyRefused
-from digest.pipeline import DayOutcome, Services, missing_tasks, run_days
+from digest.enrich.plan import missing_tasks, required_tasks
+from digest.pipeline import run_days
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
@@ -155,7 +158,7 @@ def test_registering_a_task_makes_complete_papers_pending(toy_task) -> None:
     from helpers import make_entry
 
     entry = make_entry()
-    assert entry_status(entry) == "pending"
+    assert entry.status_for(required_tasks()) == "pending"
     assert [t.name for t in missing_tasks(entry)] == ["title_zh"]
     assert [t.name for t in missing_tasks(entry, force=True)] == ["deep_read", "translation", "title_zh"]
 

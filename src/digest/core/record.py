@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -112,6 +112,11 @@ class _Record(BaseModel):
 TaskStatus = Literal["done", "failed", "skipped", "deferred"]
 
 
+# done: every required task answered; failed: some task failed; pending: a required task has no result yet or was
+# deferred. partial and imported are read from records written by older versions.
+EntryStatus = Literal["done", "failed", "partial", "pending", "imported"]
+
+
 # Ends every failure reason the next run will retry (shown in posts; read back by the importer).
 RETRY_NOTE = "，下次运行将重试"
 
@@ -151,7 +156,7 @@ class Entry(_Record):
     comment: str = ""
     doi: str = ""
     journal_ref: str = ""
-    status: Literal["done", "failed", "partial", "pending", "imported"] = "pending"
+    status: EntryStatus = "pending"
     # Task name (see digest.enrich.tasks) -> its result. A task absent was never asked for: no LLM (English
     # abstract, no details block), or a deep read not wanted.
     results: dict[str, TaskResult] = {}
@@ -188,6 +193,28 @@ class Entry(_Record):
             self.results.pop(task, None)
         else:
             self.results[task] = result
+
+    def keep(self, task: str, result: TaskResult) -> None:
+        """Record a new result unless it makes the paper worse: a done result is never replaced by a failure."""
+        before = self.results.get(task)
+        if before is not None and before.status == "done" and result.status != "done":
+            return
+        self.results[task] = result
+
+    def status_for(self, required: Collection[str]) -> EntryStatus:
+        """The paper's status given the names of the required tasks (the one place status is computed)."""
+        results = self.results.values()
+        if any(r.status == "failed" for r in results):
+            return "failed"
+        if any(r.status == "deferred" for r in results):
+            return "pending"  # the token budget ran out: the next run asks
+        if any(name not in self.results for name in required):
+            return "pending"
+        return "done"
+
+    def refresh_status(self, required: Collection[str]) -> None:
+        """Set `status` from the results (see status_for)."""
+        self.status = self.status_for(required)
 
     @property
     def translation(self) -> TaskResult | None:

@@ -105,3 +105,8 @@ class Reporter:
                 self._progress = None
         for name, total in totals.items():
             self.detail(f"{label}: {name} {counts[name]}/{total}")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 paper`, `2 papers` (and `many` for an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"

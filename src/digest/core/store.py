@@ -1,15 +1,27 @@
-"""Day records: one JSON file per day, the single source posts are rendered from."""
+"""Day records: one JSON file per day, the single source posts are rendered from, and the RecordStore that owns them.
+
+Every record write of a command goes through its RecordStore, which also holds the site lock.
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from digest.core.errors import RecordError
-from digest.core.files import write_or_fail
-from digest.core.record import DayRecord, Entry
+from digest.core.config import Config
+from digest.core.errors import ConfigError, RecordError
+from digest.core.files import file_in_the_way, write_or_fail
+from digest.core.lock import site_lock
+from digest.core.record import DayRecord
+from digest.core.services import Services
+from digest.core.urls import post_path
 
 
 def record_path(records_dir: Path, day: str) -> Path:
@@ -19,20 +31,6 @@ def record_path(records_dir: Path, day: str) -> Path:
 def dump_record(record: DayRecord) -> str:
     """Stable key order (the model's field order), UTF-8 as is, newline at end."""
     return json.dumps(record.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
-
-
-def entry_status(entry: Entry) -> str:
-    """failed: some task failed; pending: a required task (see digest.enrich.tasks) has no result yet or a task was
-    deferred; else done."""
-    from digest.enrich.tasks import all_tasks
-
-    if any(r.status == "failed" for r in entry.results.values()):
-        return "failed"
-    if any(r.status == "deferred" for r in entry.results.values()):
-        return "pending"  # the token budget ran out: the next run asks
-    if any(t.required and entry.result(t.name) is None for t in all_tasks()):
-        return "pending"
-    return "done"
 
 
 def write_record(records_dir: Path, record: DayRecord) -> Path:
@@ -65,6 +63,7 @@ def read_record(path: Path) -> DayRecord:
 
 
 def load_record(records_dir: Path, day: str) -> DayRecord | None:
+    """The day's record, or None when the day has none."""
     path = record_path(records_dir, day)
     return read_record(path) if path.exists() else None
 
@@ -101,3 +100,104 @@ class PostedIndex:
     def update(self, record: DayRecord) -> None:
         """Take in a day's record as just written, for the days after it in the same run."""
         self._by_day[record.date] = [e.base_id for e in record.papers]
+
+
+def check_folders(cfg: Config) -> None:
+    """Before anything is fetched or paid for: a file where a site folder should be is a config error."""
+    for key, path in (("site.posts_dir", cfg.posts_dir), ("site.records_dir", cfg.records_dir),
+                      ("site.cache_dir", cfg.cache_dir)):
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            what = "is a file, not a folder" if blocker == path else f"cannot be a folder because {blocker} is a file"
+            raise ConfigError(f"{key}: {path} {what}; set {key} in the config to a folder (or move the file away)")
+
+
+# A checkpoint during enrichment is written at most this often: a kill costs only what was in flight.
+CHECKPOINT_SECONDS = 1.0
+
+
+@dataclass
+class RecordStore:
+    """The owner of a site's records: their paths, the site lock, loading, saving and the checkpoint."""
+
+    records_dir: Path
+    posts_dir: Path
+    lock_wait: float = 0.0  # site.lock_timeout_seconds
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] | None = None
+
+    @classmethod
+    def of(cls, cfg: Config, services: Services | None = None) -> RecordStore:
+        """The store of a configured site, with the command's sleep and clock for the lock."""
+        services = services or Services()
+        return cls(cfg.records_dir, cfg.posts_dir, cfg.site.lock_timeout_seconds, services.sleep, services.clock)
+
+    @property
+    def lock_path(self) -> Path:
+        """The site lock file (beside the records, so one site has one lock)."""
+        return self.records_dir / ".digest.lock"
+
+    @contextmanager
+    def locked(self, command: str) -> Iterator[None]:
+        """Hold the site lock while `command` changes records or posts (the one place it is taken)."""
+        with site_lock(self.lock_path, command, wait_seconds=self.lock_wait, sleep=self.sleep, clock=self.clock):
+            yield
+
+    def path(self, day: str) -> Path:
+        """The record file of a day."""
+        return record_path(self.records_dir, day)
+
+    def post_path(self, day: str) -> Path:
+        """The post file of a day."""
+        return post_path(self.posts_dir, day)
+
+    def days(self) -> list[str]:
+        """The dates that have a record, oldest first."""
+        return record_days(self.records_dir)
+
+    def load(self, day: str) -> DayRecord | None:
+        """The day's record, None when it has none; a broken file is a RecordError."""
+        return load_record(self.records_dir, day)
+
+    def read(self, day: str) -> DayRecord:
+        """The day's record, which must exist."""
+        return read_record(self.path(day))
+
+    def save(self, record: DayRecord) -> Path:
+        """Write a record atomically (the old file stays on failure)."""
+        return write_record(self.records_dir, record)
+
+    def checkpoint(self, record: DayRecord) -> Checkpoint:
+        """A checkpoint of `record` while it is being filled in (see Checkpoint)."""
+        return Checkpoint(self, record)
+
+    def add_notified(self, day: str, sent: Mapping[str, str]) -> None:
+        """Add `sent` to the stored record's `notified`; nothing else in the record (or the post) changes."""
+        if not sent:
+            return
+        record = self.load(day)
+        if record is None:
+            return
+        record.notified = {**record.notified, **sent}
+        self.save(record)
+
+    def posted(self) -> PostedIndex:
+        """Which day shows each paper, read from the records now."""
+        return PostedIndex(self.records_dir)
+
+
+class Checkpoint:
+    """Keeps a record's finished work on disk as it comes, at most once in CHECKPOINT_SECONDS."""
+
+    def __init__(self, store: RecordStore, record: DayRecord) -> None:
+        self.store = store
+        self.record = record
+        self.last = 0.0
+
+    def __call__(self) -> bool:
+        """Save the record unless it was saved within CHECKPOINT_SECONDS; whether it saved."""
+        if time.monotonic() - self.last <= CHECKPOINT_SECONDS:
+            return False
+        self.store.save(self.record)
+        self.last = time.monotonic()
+        return True

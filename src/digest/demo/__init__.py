@@ -15,9 +15,11 @@ from typing import Any
 import yaml
 
 from digest.core.config import load_config
+from digest.core.outcome import summary_lines
 from digest.core.report import Reporter
+from digest.core.services import Services
 from digest.core.urls import post_path
-from digest.pipeline import Services, run_days, summary_lines
+from digest.pipeline import run_days
 from digest.site.build import build_site
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.chat_server import ChatStandIn, user_prompt

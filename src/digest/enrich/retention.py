@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from digest.core.record import DayRecord
-from digest.core.store import entry_status
 from digest.enrich.cache import ResultsCache, cache_key
 from digest.enrich.fulltext.fetcher import html_cache_path, pdf_cache_path
+from digest.enrich.plan import required_tasks
 from digest.enrich.runner import prompt_hash
 from digest.enrich.tasks import all_tasks
 
@@ -38,7 +38,8 @@ class DayPapers:
     def of(cls, record: DayRecord) -> DayPapers:
         """From a day record: complete when every paper's status is done (the status rule of the record store)."""
         ids = [e.id for e in record.papers] + [e.new_version for e in record.papers if e.new_version]
-        complete = all(entry_status(e) == "done" for e in record.papers)
+        required = required_tasks()
+        complete = all(e.status_for(required) == "done" for e in record.papers)
         return cls(date.fromisoformat(record.date), complete, tuple(dict.fromkeys(ids)))
 
 

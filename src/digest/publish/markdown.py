@@ -20,8 +20,8 @@ import yaml
 
 from digest.core.config import SiteConfig
 from digest.core.record import ARXIV_ID, RETRY_NOTE, Counts, DayRecord, Entry, LeftOut, TaskResult, WindowInfo
-from digest.core.store import entry_status
 from digest.core.templates import template_env
+from digest.enrich.plan import refresh_status
 from digest.publish.sanitize import clean_block, clean_inline, guard_endraw, needs_raw, unguard_endraw, why_changed
 
 _PLAIN_YAML = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]*$")
@@ -311,7 +311,7 @@ def _parse_paper(lines: list[str], first_line: int, rd: _Reader) -> Entry:
         pdf_url=_link_url(meta.get("PDF", "")),
     )
     entry.translation, entry.deep_read = translation, deep
-    entry.status = entry_status(entry)  # type: ignore[assignment]  # one of Entry.status's values, typed str
+    refresh_status(entry)
     return entry
 
 

@@ -10,18 +10,13 @@ import jinja2
 from digest.core.config import Config
 from digest.core.errors import UsageError
 from digest.core.files import write_or_fail
-from digest.core.lock import site_lock
 from digest.core.record import DayRecord
-from digest.core.store import dump_record, read_record, record_days, record_path, write_record
+from digest.core.store import RecordStore, dump_record
+from digest.core.templates import template_env
 from digest.core.urls import post_path
 from digest.enrich.topics import Taxonomy, apply_topics, load_taxonomy
 from digest.publish.importer import find_posts, read_post
-from digest.publish.markdown import render_post, template_env
-
-
-def lock_path(cfg: Config) -> Path:
-    """The site lock file (beside the records, so one site has one lock)."""
-    return cfg.records_dir / ".digest.lock"
+from digest.publish.markdown import render_post
 
 
 def write_post(cfg: Config, record: DayRecord, env: jinja2.Environment | None = None) -> tuple[Path, bool]:
@@ -35,11 +30,6 @@ def write_post(cfg: Config, record: DayRecord, env: jinja2.Environment | None = 
     return path, True
 
 
-def save_record(cfg: Config, record: DayRecord) -> None:
-    """Write a day record atomically (the old file stays on failure)."""
-    write_record(cfg.records_dir, record)
-
-
 @dataclass
 class ImportSummary:
     imported: list[str] = field(default_factory=list)
@@ -50,7 +40,7 @@ class ImportSummary:
     papers: int = 0
 
 
-def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> ImportSummary:
+def import_posts(cfg: Config, paths: list[Path], store: RecordStore | None = None) -> ImportSummary:
     """Read existing posts into day records; importing twice changes nothing.
 
     Every file is read before anything is written: a missing path or two files for one date is an error
@@ -75,13 +65,13 @@ def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> I
             f"two files for {day}: {' and '.join(map(str, fs))}{more}; import only one of them (nothing was imported)"
         )
     taxonomy = load_taxonomy(cfg.topics_file)
-    with site_lock(lock_path(cfg), "import", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+    store = store or RecordStore.of(cfg)
+    with store.locked("import"):
         for f, record in parsed:
             summary.papers += len(record.papers)
             apply_topics(record, taxonomy)  # as a run would store them, so a second import changes nothing
-            existing_path = record_path(cfg.records_dir, record.date)
-            if existing_path.exists():
-                existing = read_record(existing_path)
+            existing = store.load(record.date)
+            if existing is not None:
                 if not existing.source.startswith("import:"):
                     summary.kept_existing.append(record.date)
                     summary.problems.append(
@@ -91,14 +81,15 @@ def import_posts(cfg: Config, paths: list[Path], *, lock_wait: float = 0.0) -> I
                 if dump_record(existing) == dump_record(record):
                     summary.unchanged.append(record.date)
                     continue
-            save_record(cfg, record)
+            store.save(record)
             summary.imported.append(record.date)
     return summary
 
 
-def render_posts(cfg: Config, days: list[str] | None, *, lock_wait: float = 0.0) -> list[tuple[str, bool]]:
+def render_posts(cfg: Config, days: list[str] | None, store: RecordStore | None = None) -> list[tuple[str, bool]]:
     """Re-render posts from records (all when days is None); returns (day, changed) pairs."""
-    available = record_days(cfg.records_dir)
+    store = store or RecordStore.of(cfg)
+    available = store.days()
     if days is None:
         days = available
     missing = [d for d in days if d not in available]
@@ -107,26 +98,29 @@ def render_posts(cfg: Config, days: list[str] | None, *, lock_wait: float = 0.0)
     done = []
     env = template_env(cfg.templates_dir)  # one environment: each post reuses the compiled templates
     taxonomy = load_taxonomy(cfg.topics_file)
-    with site_lock(lock_path(cfg), "render", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
+    with store.locked("render"):
         for d in days:
-            record = read_record(record_path(cfg.records_dir, d))
+            record = store.read(d)
             if apply_topics(record, taxonomy):  # the taxonomy changed since the record was classified
-                save_record(cfg, record)
+                store.save(record)
             _, changed = write_post(cfg, record, env)
             done.append((d, changed))
     return done
 
 
-def refresh_topics(cfg: Config, taxonomy: Taxonomy | None = None, *, lock_wait: float = 0.0) -> list[str]:
+def refresh_topics(
+    cfg: Config, taxonomy: Taxonomy | None = None, store: RecordStore | None = None
+) -> list[str]:
     """Recompute the stored topics of every record classified with another taxonomy; the days rewritten."""
     if not cfg.records_dir.is_dir():
         return []
     taxonomy = taxonomy or load_taxonomy(cfg.topics_file)
+    store = store or RecordStore.of(cfg)
     updated = []
-    with site_lock(lock_path(cfg), "build", wait_seconds=lock_wait or cfg.site.lock_timeout_seconds):
-        for d in record_days(cfg.records_dir):
-            record = read_record(record_path(cfg.records_dir, d))
+    with store.locked("build"):
+        for d in store.days():
+            record = store.read(d)
             if apply_topics(record, taxonomy):
-                save_record(cfg, record)
+                store.save(record)
                 updated.append(d)
     return updated

@@ -15,21 +15,18 @@ def notify_command(
     cfg: NotifyConfig,
     *,
     already_sent: Mapping[str, str],
-    channel: str | None = None,
-    dry_run: bool = False,
     echo: Callable[[str], Any] = print,
     warn: Callable[[str], Any] | None = None,
     **notify_kwargs: Any,
 ) -> tuple[int, dict[str, str]]:
     """Send the day by hand; returns (exit code, the record's new sent mapping). Exit 1 when a channel failed.
 
-    Without --channel, channels already sent are skipped (say so); with it, that channel is sent again.
-    A day not fully translated is sent anyway, with a warning. --dry-run prints and records nothing.
+    `notify_kwargs` go to notify_day: `only` (--channel) sends that channel again, without it channels already
+    sent are skipped (say so); `dry_run` prints and records nothing. A day not fully translated is sent anyway,
+    with a warning.
     """
     warn = warn or echo
-    outcome = notify_day(
-        record, cfg, already_sent=already_sent, only=channel, dry_run=dry_run, by_hand=True, **notify_kwargs
-    )
+    outcome = notify_day(record, cfg, already_sent=already_sent, by_hand=True, **notify_kwargs)
     for text in outcome.previews:
         echo(text)
     for w in outcome.warnings:

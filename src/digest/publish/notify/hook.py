@@ -1,7 +1,7 @@
 """Where runs and `digest notify` meet the senders: topics and links for a record, and its `notified` on disk.
 
-`notify_published` is what a run calls after publishing a day; `notify_by_hand` is the `digest notify` command.
-Only the record's `notified` mapping is written: the post is never rendered again for a notification.
+`Notifications` is the publisher a run hands each day to (publish.outputs); `notify_by_hand` is `digest notify`.
+Only the record's `notified` mapping is written (through the record store): the post is never rendered again.
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from digest.core.errors import DigestError, UsageError
 from digest.core.record import DayRecord, Entry
+from digest.core.services import Services
+from digest.core.store import RecordStore
 from digest.core.urls import paper_anchors
+from digest.publish.base import PublishContext, Published
 from digest.publish.notify.core import NotifyOutcome, notify_day
 from digest.publish.notify.message import TopicSource
 
 if TYPE_CHECKING:
     from digest.core.config import Config
     from digest.enrich.topics import Taxonomy
-    from digest.pipeline import Services
+
 
 def site_anchors(record: DayRecord) -> dict[str, str]:
-    """Paper id -> the id of its heading on the site's day page (the site's own rule)."""
+    """Paper id -> the id of its heading on the site's day page (core.urls' rule)."""
     out: dict[str, str] = {}
     for entry, anchor in zip(record.papers, paper_anchors(record.papers), strict=True):
         out.setdefault(entry.id, anchor)
@@ -75,20 +78,23 @@ def _content(cfg: Config, record: DayRecord) -> _Content:
     )
 
 
-def save_notified(cfg: Config, day: str, sent: Mapping[str, str]) -> None:
-    """Add `sent` to the day record's `notified` on disk; nothing else in the record (or the post) changes."""
-    from digest.core.store import load_record, write_record
+class Notifications:
+    """The notify channels as an output: a day is sent once its post is complete, to each channel not yet sent."""
 
-    if not sent:
-        return
-    record = load_record(cfg.records_dir, day)
-    if record is None:
-        return
-    record.notified = {**record.notified, **sent}
-    write_record(cfg.records_dir, record)
+    name = "notify"
+
+    def publish(self, ctx: PublishContext) -> Published:
+        """Send the day when the run notifies (backfill only with --notify); the record's path when it changed."""
+        if not ctx.notify or not ctx.cfg.notify.channels:
+            return Published(None, False)
+        outcome = notify_published(ctx.cfg, ctx.record, ctx.services, ctx.store)
+        sent = outcome is not None and bool(outcome.sent)
+        return Published(ctx.store.path(ctx.record.date) if sent else None, sent)
 
 
-def notify_published(cfg: Config, record: DayRecord, services: Services) -> NotifyOutcome | None:
+def notify_published(
+    cfg: Config, record: DayRecord, services: Services, store: RecordStore
+) -> NotifyOutcome | None:
     """After a run published `record`: send it to every channel not yet sent, once all papers are translated.
 
     A failed send is a warning and the channel stays unsent, so the next run tries it again. The caller holds
@@ -103,6 +109,7 @@ def notify_published(cfg: Config, record: DayRecord, services: Services) -> Noti
             record,
             cfg.notify,
             environ=services.environ,
+            http=services.http,
             clock=services.clock,
             already_sent=record.notified,
             **_content(cfg, record).kwargs(),
@@ -114,7 +121,7 @@ def notify_published(cfg: Config, record: DayRecord, services: Services) -> Noti
         rep.detail(f"{record.date}: notifications wait ({outcome.reason})")
         return outcome
     if outcome.sent:
-        save_notified(cfg, record.date, outcome.sent)
+        store.add_notified(record.date, outcome.sent)
         record.notified = outcome.merged(record.notified)
     for name in outcome.sent:
         rep.info(f"{record.date}: notified {name}")
@@ -133,10 +140,7 @@ def notify_by_hand(
     echo: Callable[[str], Any] = print,
 ) -> int:
     """`digest notify`: send (or with dry_run print) a day's messages; the exit code (1 when a channel failed)."""
-    from digest.core.lock import site_lock
-    from digest.core.store import load_record, record_days
     from digest.publish.notify.command import notify_command
-    from digest.publish.posts import lock_path
 
     if not cfg.notify.channels:
         raise UsageError(
@@ -144,34 +148,35 @@ def notify_by_hand(
         )
     if channel is not None:
         cfg.notify.channel(channel)  # an unknown name fails before anything is read
+    store = RecordStore.of(cfg, services)
     if day is None:
-        days = record_days(cfg.records_dir)
+        days = store.days()
         if not days:
             raise UsageError(f"notify: no day records in {cfg.records_dir}; run or import a day first")
         day = days[-1]
 
     def send() -> int:
-        record = load_record(cfg.records_dir, day)
+        record = store.load(day)
         if record is None:
             raise UsageError(f"notify: no record for {day} in {cfg.records_dir}; run or import that day first")
         code, sent = notify_command(
             record,
             cfg.notify,
             already_sent=record.notified,
-            channel=channel,
+            only=channel,
             dry_run=dry_run,
             echo=echo,
             warn=services.reporter.warn,
             environ=services.environ,
+            http=services.http,
             clock=services.clock,
             **_content(cfg, record).kwargs(),
         )
         if not dry_run:
-            save_notified(cfg, day, {k: v for k, v in sent.items() if record.notified.get(k) != v})
+            store.add_notified(day, {k: v for k, v in sent.items() if record.notified.get(k) != v})
         return code
 
     if dry_run:
         return send()  # reads only: no lock needed, and a dry run works beside a running job
-    with site_lock(lock_path(cfg), "notify", wait_seconds=cfg.site.lock_timeout_seconds, sleep=services.sleep,
-                   clock=services.clock):
+    with store.locked("notify"):
         return send()

@@ -1,0 +1,14 @@
+"""`digest demo`: the bundled sample day replayed offline (see digest.demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digest.core.report import Reporter
+from digest.demo import run_demo
+
+
+def demo_command(out: Path, reporter: Reporter) -> int:
+    """Write the sample post and site into `out`."""
+    run_demo(out, reporter)
+    return 0
