@@ -27,6 +27,7 @@ from digest.core.templates import template_env
 from digest.core.window import window_for
 from digest.enrich import plan as planning
 from digest.enrich.engine import DayJob, EnrichOptions, EnrichStats, enrich, enrich_day, start_model, warn_without_model
+from digest.enrich.retention import DayPapers, Pruned, current_cache_keys, local_today, prune_cache
 from digest.enrich.topics import apply_topics, load_taxonomy
 from digest.fetch.arxiv import ArxivClient, Listing
 from digest.fetch.windows import fetch_windows
@@ -118,7 +119,21 @@ def _run_days(run: _Run, days: list[date]) -> list[DayOutcome]:
                 todo.append(d)
         if todo:
             outcomes += _loop(run, [window_for(d, run.cfg.window) for d in todo], previous)
-        return sorted(outcomes, key=lambda o: o.day)
+        outcomes.sort(key=lambda o: o.day)
+        pruned = _prune(run)
+        if pruned.files and outcomes:
+            outcomes[-1].pruned = pruned.summary()
+        return outcomes
+
+
+def _prune(run: _Run) -> Pruned:
+    """Cache retention after the days are written: old complete days' downloads, superseded prompts' results."""
+    cfg = run.cfg
+    days = [DayPapers.of(r) for d in run.store.days() if (r := run.store.load(d)) is not None]
+    models = [cfg.llm.model, *(f.model for f in cfg.llm.fallbacks)]
+    keys = current_cache_keys(run.env, models) if run.model is not None else None
+    return prune_cache(days, today=local_today(run.services.clock(), cfg.window.timezone),
+                       keep_days=cfg.fulltext.keep_days, cache_dir=cfg.cache_dir, current_keys=keys)
 
 
 def _loop(run: _Run, windows: list[Window], previous: dict[date, DayRecord | None]) -> list[DayOutcome]:
@@ -224,10 +239,7 @@ def note_new_versions(run: _Run, listing: Listing | None, posted: PostedIndex) -
 def backfill(
     cfg: Config, start: date, end: date, services: Services, *, force: bool = False, notify: bool = False
 ) -> list[DayOutcome]:
-    """One post per day from start to end inclusive; complete days are skipped unless force.
-
-    Nothing is sent to the notify channels unless `notify` (backfill --notify).
-    """
+    """One post per day from start to end inclusive (complete days skipped unless force; notify: --notify)."""
     if end < start:
         raise UsageError(f"backfill: END {end} is before START {start}; give the older date first")
     if (end - start).days > 366:

@@ -19,6 +19,7 @@ class DayOutcome:
     stats: RunStats = field(default_factory=RunStats)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (paper id, reason)
     stopped: str = ""  # set when the run had to stop early (bad key, no balance)
+    pruned: str = ""  # what the run's cache retention removed, told once, under the run's last day
 
     @property
     def wrote_post(self) -> bool:
@@ -30,7 +31,7 @@ def summary_lines(o: DayOutcome) -> list[str]:
     """The closing summary of one day: the figures line, then fallbacks, deferrals and one line per failed paper."""
     s = o.stats
     if not o.wrote_post:
-        return [f"{o.day}: no post ({o.reason})"]
+        return [f"{o.day}: no post ({o.reason})"] + ([f"  cache: {o.pruned}"] if o.pruned else [])
     tokens = f"{s.prompt_tokens} prompt + {s.completion_tokens} completion tokens"
     if s.token_budget is not None:
         tokens += f" of a {s.token_budget} budget"
@@ -48,4 +49,6 @@ def summary_lines(o: DayOutcome) -> list[str]:
         lines.append(f"  deferred {plural(s.deferred, 'deep read')}: the run's token budget (llm.max_tokens_per_run) "
                      "was used up; the next run continues them")
     lines += [f"  failed {pid}: {reason}" for pid, reason in o.failures]
+    if o.pruned:
+        lines.append(f"  cache: {o.pruned}")
     return lines
