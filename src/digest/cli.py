@@ -328,11 +328,17 @@ def notify_cmd(ctx: Context, day: str | None, channel: str | None, dry_run: bool
 
 @main.command()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("digest-demo"), help="Output folder.")
+@click.option("--force", is_flag=True, help="Write into a folder holding a config.yaml, _posts or _data anyway.")
+@click.option("--serve", is_flag=True, help="Keep the stand-ins running (until Ctrl-C) to try check, preview and run.")
 @_common
-def demo(ctx: Context, out: Path) -> int:
+def demo(ctx: Context, out: Path, force: bool, serve: bool) -> int:
     """Offline sample: replay a bundled sample day against local stand-ins; no network, no key."""
-    from digest.demo import run_demo
+    from digest.demo import run_demo, stop_on_signals
 
-    run_demo(out, ctx.reporter)
+    if not serve:
+        run_demo(out, ctx.reporter, force=force)
+        return 0
+    with stop_on_signals() as stop:
+        run_demo(out, ctx.reporter, force=force, stop=stop)
     return 0
 
