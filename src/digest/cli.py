@@ -333,12 +333,8 @@ def notify_cmd(ctx: Context, day: str | None, channel: str | None, dry_run: bool
 @_common
 def demo(ctx: Context, out: Path, force: bool, serve: bool) -> int:
     """Offline sample: replay a bundled sample day against local stand-ins; no network, no key."""
-    from digest.demo import run_demo, stop_on_signals
+    from digest.demo import run_demo
 
-    if not serve:
-        run_demo(out, ctx.reporter, force=force)
-        return 0
-    with stop_on_signals() as stop:
-        run_demo(out, ctx.reporter, force=force, stop=stop)
+    run_demo(out, ctx.reporter, force=force, serve=serve)
     return 0
 

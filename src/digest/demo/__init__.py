@@ -133,10 +133,10 @@ def write_demo_config(out: Path, services: StandIns) -> Path:
     return path
 
 
-def run_demo(out: Path, reporter: Reporter, *, force: bool = False, stop: threading.Event | None = None) -> Path:
+def run_demo(out: Path, reporter: Reporter, *, force: bool = False, serve: bool = False) -> Path:
     """Write the sample day's post and build the site into `out`; return the post's path.
 
-    With `stop`, the stand-ins keep serving (for `check`, `preview` and `run` by hand) until it is set.
+    With `serve`, the stand-ins keep serving (for `check`, `preview` and `run` by hand) until Ctrl-C or SIGTERM.
     """
     check_out_folder(out, force=force)
     sample = load_sample()
@@ -160,8 +160,9 @@ def run_demo(out: Path, reporter: Reporter, *, force: bool = False, stop: thread
         reporter.info(f"demo: site built into {out / '_site'} ({site.posts} post page(s)); open {index}")
         # Pagefind loads its index with fetch(), which browsers refuse for file:// pages.
         reporter.info(f"demo: for the search page, serve it: python -m http.server -d {out / '_site'}")
-        if stop is not None:
-            _serve(out, sample, services, reporter, stop)
+        if serve:
+            with stop_on_signals() as stop:
+                _serve(out, sample, services, reporter, stop)
     return post
 
 
