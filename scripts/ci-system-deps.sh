@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages for the Jekyll compatibility test and the browser test (Debian/Ubuntu).
+# System packages for the Jekyll compatibility test, the browser test and the faked-clock run (Debian/Ubuntu).
 # Without them those tests skip with a reason; with them the site is proven on real Jekyll and Chromium.
 set -euo pipefail
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -13,5 +13,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  jekyll jekyll-theme-minima ruby-jekyll-feed chromium fonts-noto-cjk >/dev/null
+  jekyll jekyll-theme-minima ruby-jekyll-feed chromium fonts-noto-cjk faketime >/dev/null
 echo "ci-system-deps: $(jekyll --version 2>/dev/null || echo 'jekyll missing'); $(chromium --version 2>/dev/null || echo 'chromium missing')"
+echo "ci-system-deps: $(command -v faketime >/dev/null && echo 'faketime present' || echo 'faketime missing')"

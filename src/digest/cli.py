@@ -219,9 +219,11 @@ def notify_cmd(ctx: Context, day: str | None, channel: str | None, dry_run: bool
 
 @main.command()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("digest-demo"), help="Output folder.")
+@click.option("--force", is_flag=True, help="Write into a folder holding a config.yaml, _posts or _data anyway.")
+@click.option("--serve", is_flag=True, help="Keep the stand-ins running (until Ctrl-C) to try check, preview and run.")
 @_common
-def demo(ctx: Context, out: Path) -> int:
+def demo(ctx: Context, out: Path, force: bool, serve: bool) -> int:
     """Offline sample: replay a bundled sample day against local stand-ins; no network, no key."""
     from digest.commands.demo import demo_command
 
-    return demo_command(out, ctx.reporter)
+    return demo_command(out, ctx.reporter, force=force, serve=serve)

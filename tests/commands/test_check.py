@@ -57,9 +57,10 @@ def test_every_check_passes_against_the_stand_ins(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert [ln.split(":")[0].split(None, 1) for ln in lines] == [
             ["ok", "config"], ["ok", "key"], ["ok", "model"], ["ok", "arXiv API"], ["ok", "listing feed"],
-            ["ok", "posts folder"], ["ok", "records folder"], ["ok", "cache folder"],
+            ["ok", "posts folder"], ["ok", "records folder"], ["ok", "cache folder"], ["ok", "cache"],
         ]
         assert "ok    key: DIGEST_TEST_KEY is set (llm.api_key_env)" in lines
+        assert f"ok    cache: 0 files, 0.0 MB in {tmp_path / '.cache' / 'digest'}" in lines[-1]
         assert f"ok    model: stand-in is listed by {chat.base_url}" in lines
         assert KEY not in proc.stdout + proc.stderr
         # the model was asked with the key, arXiv once each, and nothing was left in the folders

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -171,9 +172,11 @@ class Day:
         for s in (self.arxiv, self.host, self.chat):
             s.stop()
 
-    def run(self) -> DayOutcome:
+    def run(self, clock: Callable[[], datetime] | None = None) -> DayOutcome:
         cfg = load_config(self.dir / "config.yaml", required=True)
-        (out,) = run_days(cfg, [DAY], quiet_services(environ={"DIGEST_TEST_KEY": "sk-test-key-0123456789"}))
+        extra = {"clock": clock} if clock is not None else {}
+        services = quiet_services(environ={"DIGEST_TEST_KEY": "sk-test-key-0123456789"}, **extra)
+        (out,) = run_days(cfg, [DAY], services)
         return out
 
     @property
@@ -265,13 +268,16 @@ def _page(site_dir: Path, day: str) -> str:
 
 
 def test_every_deep_read_on_the_site_has_its_provenance_line(tmp_path: Path) -> None:
+    # 17:30 UTC is 01:30 the next morning in Asia/Shanghai: the record keeps the UTC time, the page the blog's date.
+    made = datetime(2026, 1, 7, 17, 30, tzinfo=UTC)
     with Day(tmp_path) as day:
         day.chat.invent_figures([day.papers[0].title], again=True)
-        day.run()
+        day.run(clock=lambda: made)
     page = _page(tmp_path, DAY.isoformat())
     record = load_record(tmp_path / "_data" / "digest", DAY.isoformat())
     assert record is not None
-    (stamp,) = {e.deep_read.at[:10] for e in record.papers if e.deep_read}  # the day the run made them
+    assert {e.deep_read.at for e in record.papers if e.deep_read} == {"2026-01-07T17:30:00+00:00"}
+    stamp = "2026-01-08"
     assert page.count('<p class="provenance"') == N == page.count('<div class="deep-read">')
     assert page.count(f"解读依据：全文（PDF v1）· stand-in · {stamp} · 数字已核对</p>") == N - 1
     assert page.count(f"解读依据：全文（PDF v1）· stand-in · {stamp} · 含 3 处未核实数字</p>") == 1

@@ -233,8 +233,18 @@ def run_checks(
             ahttp.close()
 
     results += [check_folder(label, key, path) for label, key, path in _site_folders(cfg)]
+    results.append(check_cache(cfg))
     results += [check_channel(n, ch, environ) for n, ch in enumerate(cfg.notify.channels)]
     return results
+
+
+def check_cache(cfg: Config) -> Check:
+    """How much the cache holds (a finding, never a failure: each run prunes what it no longer needs)."""
+    from digest.enrich.retention import MB, cache_size
+
+    files, size = cache_size(cfg.cache_dir)
+    return Check(True, f"cache: {files} file{'' if files == 1 else 's'}, {size / MB:.1f} MB in {cfg.cache_dir} "
+                       f"(downloads leave it {cfg.fulltext.keep_days} days after their post is complete)")
 
 
 def check_channel(n: int, channel: Channel, environ: Mapping[str, str]) -> Check:

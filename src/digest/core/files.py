@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import threading
 from pathlib import Path
 
 from digest.core.errors import DigestError
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux), else set and restored."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        status = ""
+    m = re.search(r"^Umask:\s*([0-7]+)", status, re.M)
+    if m:
+        return int(m.group(1), 8)
+    # os.umask can only be read by setting it; the lock keeps our own threads from seeing the interim value.
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode a plain open() gives a new file: 0666 less the umask (0644 under 022)."""
+    return 0o666 & ~current_umask()
+
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write to a temp file in the same folder, fsync (unless `durable` is off), then rename over the target."""
+    """Write to a temp file in the same folder, fsync (unless `durable` is off), then rename over the target.
+
+    The file gets the umask's mode, as a plain write would; mkstemp's private 0600 is only for the temp file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), new_file_mode())
             fh.write(data)
             fh.flush()
             if durable:
@@ -28,6 +57,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
 
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    """atomic_write_bytes of the text as UTF-8."""
     atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 

@@ -159,6 +159,9 @@ class TaskRunner:
             self.budget.record(task.name, chars, answer.prompt_tokens, answer.completion_tokens)
             raw = answer.text
             text = clean_answer(raw)
+            repair = getattr(task, "repair", None)  # a fault the task mends with certainty is not asked again
+            if callable(repair):
+                text = repair(text, entry)
             bad = task.check(text, entry)
             if bad is None:
                 if verify is None:
