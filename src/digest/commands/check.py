@@ -133,7 +133,10 @@ async def _check_models(cfg: Config, environ: Mapping[str, str], http: httpx2.As
         short = pcfg.model_copy(update={"max_tokens": 1, "timeout_seconds": min(pcfg.timeout_seconds,
                                                                                  CHECK_TIMEOUT_CAP)})
         model = OpenAIModel(short, environ[var].strip(), section=section, http=http)
-        out.append(await check_model(f"{prefix}model", model))
+        try:
+            out.append(await check_model(f"{prefix}model", model))
+        finally:
+            await model.aclose()  # before the loop ends: its connections belong to this loop
     return out
 
 

@@ -243,6 +243,12 @@ class OpenAIModel:
             completion_tokens=(usage.completion_tokens or 0) if usage is not None else 0,
         )
 
+    async def aclose(self) -> None:
+        """Close the SDK client this model opened itself (a client passed in is its owner's to close)."""
+        if self._own is not None:
+            await self._own[1].close()
+            self._own = None
+
     async def listed_models(self) -> list[str] | None:
         """The model ids the service lists (GET /models); None when it keeps no list (404, 405, 501).
 
