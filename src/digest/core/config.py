@@ -69,6 +69,7 @@ _NUMBER_HINTS = {
     "fulltext.download_concurrency": "PDF downloads at once",
     "fulltext.timeout_seconds": "seconds to wait for one download",
     "fulltext.max_retries": "extra attempts after a failed download; 0 tries once",
+    "fulltext.keep_days": "days a complete day's PDFs stay in the cache; 0 deletes them the next run",
 }
 
 
