@@ -167,7 +167,9 @@ def test_timeouts_are_retried_then_reported(tmp_path: Path) -> None:
     # A service that always times out is unreachable: three in a row stop the run (issue 14), with one message
     # naming the URL and llm.base_url; the post shows the English abstract, not a failure per paper.
     (tmp_path / "always").mkdir()
-    with HostileSite(tmp_path / "always", 1, chat_latency=2.5, llm={"timeout_seconds": 1}) as site:
+    # Three attempts for the translation alone: the stop does not hang on when the deep read's call starts
+    # (under load the PDF comes late, and two timed-out attempts used to record a failed translation first).
+    with HostileSite(tmp_path / "always", 1, chat_latency=2.5, llm={"timeout_seconds": 1, "max_retries": 2}) as site:
         proc = site.run()
         assert proc.returncode == 1, proc.stderr
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("digest: error:")]

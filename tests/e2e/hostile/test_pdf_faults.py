@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pymupdf
@@ -124,13 +123,12 @@ def pdf_500_pages() -> bytes:
 
 
 def test_500_page_pdf_completes_within_the_budget(tmp_path: Path, pdf_500_pages: bytes) -> None:
+    # The time a 500-page PDF takes is benchmarks/bench_fulltext.py's figure; here: it completes, within the text budget.
     with HostileSite(tmp_path, fulltext={"max_chars": 20000}) as site:
         big = site.papers[0].id
         site.host.put(big, pdf_500_pages)
-        started = time.monotonic()
         proc = site.run()
         assert proc.returncode == 0, proc.stderr
-        assert time.monotonic() - started < 60
         assert "failed 0" in proc.stderr
         assert site.entry(big)["deep_read"]["status"] == "done"
         assert_post_safe(site.post, 3)
