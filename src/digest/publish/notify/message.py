@@ -8,8 +8,13 @@ from dataclasses import dataclass, replace
 
 from digest.core.record import DayRecord, Entry
 
-# Titles are capped so one paper always fits in the smallest message (WeCom's 4096 bytes).
+# Titles are capped so one paper always fits in the smallest message (WeCom's 4096 bytes): 300 English characters
+# and 150 Chinese ones (3 UTF-8 bytes each) leave room for the link and topics.
 MAX_TITLE = 300
+MAX_TITLE_ZH = 150
+# The gist under a mailed title: the first sentence of the Chinese abstract, cut at this many characters.
+MAX_GIST = 200
+_SENTENCE_END = re.compile(r"[。！？]")
 
 TopicSource = Mapping[str, Sequence[str]] | Callable[[Entry], Sequence[str]] | None
 
@@ -30,6 +35,13 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of a Chinese text, up to and with its 。！？ (the whole first paragraph when it has none)."""
+    para = " ".join((text.strip().split("\n\n") or [""])[0].split())
+    m = _SENTENCE_END.search(para)
+    return para[: m.end()] if m else para
+
+
 @dataclass(frozen=True)
 class PaperItem:
     id: str
@@ -38,6 +50,8 @@ class PaperItem:
     abs_url: str
     topics: tuple[str, ...]
     abstract: str = ""  # for keyword filters only; never sent
+    title_zh: str = ""  # the Chinese title, "" while the paper has none
+    gist: str = ""  # the first sentence of the Chinese abstract (mail only), "" without a translation
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,12 @@ def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE)
 
 
+def _gist(entry: Entry) -> str:
+    """The first sentence of the paper's Chinese abstract: no model call, "" while it is not translated."""
+    t = entry.translation
+    return shorten(first_sentence(t.text), MAX_GIST) if t is not None and t.status == "done" else ""
+
+
 def _topics_of(entry: Entry, source: TopicSource) -> tuple[str, ...]:
     if source is None:
         return ()
@@ -134,6 +154,8 @@ def build_digest(
             abs_url=e.abs_url,
             topics=_topics_of(e, topics),
             abstract=e.abstract,
+            title_zh=shorten(" ".join(e.title_zh.split()), MAX_TITLE_ZH),
+            gist=_gist(e),
         )
         for e in record.papers
     )
