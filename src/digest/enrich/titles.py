@@ -28,7 +28,7 @@ from digest.enrich.model import Completion, FatalModelError, Messages, Model, Mo
 from digest.enrich.runner import prompt_hash
 from digest.enrich.text_checks import clean_answer, norm
 
-TASK_NAME = "title_zh"  # the key of a title in the results cache
+TASK_NAME = "titles"  # the key of a title in the results cache (one key for titles made by batch calls)
 TEMPLATE = "prompts/titles.j2"
 BATCH_SIZE = 50  # titles per call: a long batch answer is more often cut short or misnumbered
 MIN_CJK = 2  # Chinese characters a title must have, besides being mostly Chinese

@@ -47,6 +47,14 @@ def is_title_batch(req: dict[str, Any]) -> bool:
     return "arXiv 编号: 中文标题" in system and bool(_TITLE_LINE.search(user_prompt(req)))
 
 
+def is_title_request(request: Request) -> bool:
+    """Whether an HTTP request (as kept in `requests`) is a title batch."""
+    try:
+        return is_title_batch(json.loads(request.body or b"{}"))
+    except (ValueError, AttributeError):
+        return False
+
+
 def title_batch_papers(req: dict[str, Any]) -> list[tuple[str, str]]:
     """The (id, English title) pairs a title batch asks about, in its order."""
     return [(m.group(1), m.group(2).strip()) for m in _TITLE_LINE.finditer(user_prompt(req))]
