@@ -768,9 +768,10 @@ def run_days(
                 stats, stopped = enrich_day(cfg, services, plan, model, env, force=force, budget=budget)
             # Chinese titles (issue 22): every paper of the day, not only plan.todo, in batched calls.
             if model is not None and plan.record is not None and not stopped:
-                from digest.enrich.titles import day_titles
+                from digest.enrich.titles import day_titles, title_step
 
-                stopped = day_titles(cfg, plan.record.papers, model, env, stats, services, force=force)
+                titles = title_step(cfg, model, env, services, budget)
+                stopped = day_titles(plan.record.papers, titles, stats, services.reporter, force=force)
             if plan.record is not None:
                 rep.info(f"{plan.day}: writing the record and the post")
             out = publish_day(cfg, services, plan, stats, env, started=day_started, stopped=stopped)

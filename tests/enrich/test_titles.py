@@ -269,3 +269,21 @@ def test_an_imported_day_gets_its_titles_at_one_call_per_50_papers(tmp_path: Pat
         assert saved is not None and saved.source == "import:old.md"
         assert all(e.title_zh == stand_in_title(e.base_id) for e in saved.papers)
         assert out.stats.llm_calls == 2
+
+
+def test_title_calls_count_in_the_token_budget_and_wait_for_room(tmp_path: Path) -> None:
+    from digest.enrich.budget import TokenBudget
+
+    model = FakeModel(answer=answer_for)
+    budget = TokenBudget(limit=10**6)
+    s = step(model, tmp_path, budget=budget)
+    asyncio.run(translate_titles(entries(3), s))
+    assert model.calls == 1 and budget.spent == s.stats.prompt_tokens + s.stats.completion_tokens > 0
+
+    spent = TokenBudget(limit=budget.spent + 10)  # no room for another batch: left for the next run, no call
+    spent.spent = budget.spent
+    papers = entries(3)
+    tight = step(FakeModel(answer=answer_for), tmp_path / "other", budget=spent)
+    stats = asyncio.run(translate_titles(papers, tight))
+    assert tight.model.calls == 0 and stats.deferred == 3 and stats.missing == 3
+    assert not any(e.title_zh for e in papers) and not stats.problems

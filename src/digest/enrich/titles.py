@@ -23,6 +23,7 @@ from digest.core.errors import ModelAuthError
 from digest.core.record import ARXIV_ID, Entry, TaskResult
 from digest.core.report import Reporter
 from digest.core.retry import RetryPolicy
+from digest.enrich.budget import TokenBudget
 from digest.enrich.cache import ResultsCache
 from digest.enrich.model import Completion, FatalModelError, Messages, Model, ModelError, RateLimited
 from digest.enrich.runner import prompt_hash
@@ -33,6 +34,7 @@ TEMPLATE = "prompts/titles.j2"
 BATCH_SIZE = 50  # titles per call: a long batch answer is more often cut short or misnumbered
 MIN_CJK = 2  # Chinese characters a title must have, besides being mostly Chinese
 MIN_TITLE_CJK_SHARE = 0.25  # Chinese characters among Chinese characters and Latin letters (names stay English)
+TOKENS_PER_TITLE = 80  # the answer's expected tokens per title, capping the budget's estimate of a batch call
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -58,6 +60,7 @@ class TitleStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     rate_limited: int = 0  # answers of 429
+    deferred: int = 0  # titles left for the next run: the run's token budget had no room for their call
     fallbacks: dict[tuple[str, str], int] = field(default_factory=dict)  # (model, why) -> calls a fallback answered
     problems: list[str] = field(default_factory=list)  # one line per batch that got no usable answer
 
@@ -149,6 +152,8 @@ class TitleStep:
     policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(4))
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     on_wait: Callable[[str], None] | None = None
+    # The run's token budget: title calls are counted in it and, with a limit, asked only while they fit.
+    budget: TokenBudget = field(default_factory=TokenBudget)
     stats: TitleStats = field(default_factory=TitleStats)
     _hashes: dict[str, str] = field(default_factory=dict)
 
@@ -193,14 +198,24 @@ class TitleStep:
         return answer, used[0]
 
     async def batch(self, papers: Sequence[Entry]) -> None:
-        """One call for these papers; the titles it gives are kept in the entries and the cache."""
+        """One call for these papers (when the token budget has room); the titles are kept in the entries and cache."""
+        messages = title_messages(self.env, papers)
+        chars = sum(len(m["content"]) for m in messages)
+        budget = self.budget
+        reserved = await budget.admit(lambda: budget.estimate(TASK_NAME, chars, TOKENS_PER_TITLE * len(papers)))
+        if reserved is None:
+            self.stats.deferred += len(papers)
+            return
         try:
-            answer, attempts = await self.ask(title_messages(self.env, papers))
+            answer, attempts = await self.ask(messages)
         except FatalModelError:
             raise
         except ModelError as exc:
             self.stats.problems.append(f"{len(papers)} titles not translated: {exc.problem}; the next run asks again")
             return
+        finally:
+            budget.release(reserved)
+        budget.record(TASK_NAME, chars, answer.prompt_tokens, answer.completion_tokens)
         s = self.stats
         s.calls += 1
         s.prompt_tokens += answer.prompt_tokens
@@ -277,15 +292,19 @@ class RunServices(Protocol):
     def async_sleep(self) -> Callable[[float], Awaitable[None]]: ...
 
 
+def title_step(
+    cfg: Config, model: Model, env: jinja2.Environment, services: RunServices, budget: TokenBudget | None = None
+) -> TitleStep:
+    """The title step of a run: its model, prompts, results cache, clock, retry policy and token budget."""
+    return TitleStep(
+        model=model, env=env, cache=ResultsCache(cfg.cache_dir), clock=services.clock,
+        policy=RetryPolicy(1 + cfg.llm.max_retries, 1.0, 60.0), sleep=services.async_sleep,
+        on_wait=services.reporter.detail, budget=budget if budget is not None else TokenBudget(),
+    )
+
+
 def day_titles(
-    cfg: Config,
-    entries: Sequence[Entry],
-    model: Model,
-    env: jinja2.Environment,
-    into: RunFigures,
-    services: RunServices,
-    *,
-    force: bool = False,
+    entries: Sequence[Entry], step: TitleStep, into: RunFigures, reporter: Reporter, *, force: bool = False
 ) -> str:
     """The title step of a day's run: missing titles filled in, calls added to `into`; why the run must stop, or "".
 
@@ -294,11 +313,8 @@ def day_titles(
     """
     if not any(needs_title(e, force=force) for e in entries):
         return ""
-    rep = services.reporter
-    step = TitleStep(
-        model=model, env=env, cache=ResultsCache(cfg.cache_dir), clock=services.clock,
-        policy=RetryPolicy(1 + cfg.llm.max_retries, 1.0, 60.0), sleep=services.async_sleep, on_wait=rep.detail,
-    )
+    rep = reporter
+    step.stats = TitleStats()
     stopped = ""
     try:
         asyncio.run(translate_titles(entries, step, force=force))
@@ -312,6 +328,8 @@ def day_titles(
     for (m, why), n in sorted(s.fallbacks.items()):
         into.fallbacks.append(f"{m} answered {n} title call{'s' if n != 1 else ''} because {why}")
     rep.detail(f"Chinese titles: {s.cached} from the cache, {s.filled} from {s.calls} call(s), {s.missing} missing")
+    if s.deferred:
+        rep.detail(f"Chinese titles: {s.deferred} left for the next run (the run's token budget is used up)")
     for problem in s.problems:
         rep.warn(f"Chinese titles: {problem}")
     return stopped
