@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
 import jinja2
 
 from digest.core.config import Config
@@ -28,8 +25,10 @@ from digest.core.window import window_for
 from digest.enrich import plan as planning
 from digest.enrich.engine import DayJob, EnrichOptions, EnrichStats, enrich, enrich_day, start_model, warn_without_model
 from digest.enrich.retention import DayPapers, Pruned, current_cache_keys, local_today, prune_cache
+from digest.enrich.titles import day_titles, title_step
 from digest.enrich.topics import apply_topics, load_taxonomy
-from digest.fetch.arxiv import ArxivClient, Listing
+from digest.fetch.arxiv import Listing
+from digest.fetch.client import arxiv_client
 from digest.fetch.windows import fetch_windows
 from digest.publish.base import PublishContext, Published, Publisher, publish_all
 from digest.publish.outputs import registered
@@ -38,9 +37,7 @@ if TYPE_CHECKING:
     from digest.enrich.budget import TokenBudget
     from digest.enrich.model import Model
 
-__all__ = ["DayOutcome", "Services", "arxiv_client", "backfill", "run_days"]
-
-SEARCH_PAGE_SIZE = 1000
+__all__ = ["DayOutcome", "Services", "backfill", "run_days"]
 
 
 @dataclass
@@ -69,19 +66,6 @@ class _Run:
         """Hand a stored record to every publisher; what the post publisher did (nothing when there is none)."""
         ctx = PublishContext(record, self.cfg, self.services, self.store, self.env, self.notify, skipped)
         return publish_all(ctx, self.publishers).get("post", Published(None, False))
-
-
-@contextmanager
-def arxiv_client(cfg: Config, services: Services) -> Iterator[ArxivClient]:
-    """The arXiv client over the injected HTTP client, or over one of its own closed on leaving."""
-    http = services.arxiv_http or httpx.Client()  # the client sets user agent, timeout and redirects per request
-    try:
-        # arXiv serves up to 2000 results a request: one request covers a month of these categories.
-        yield ArxivClient(cfg.arxiv, http, sleep=services.sleep, page_size=SEARCH_PAGE_SIZE,
-                          on_wait=services.reporter.info)
-    finally:
-        if http is not services.arxiv_http:
-            http.close()
 
 
 def run_days(
@@ -185,6 +169,9 @@ def _day(run: _Run, plan: planning.DayPlan, started: float) -> DayOutcome:
     if run.model is not None and plan.todo:
         stats, stopped = enrich_day(run.cfg, run.services,
                                     DayJob(plan, run.model, run.env, run.store, run.force, run.budget))
+    if run.model is not None and plan.record is not None and not stopped:  # Chinese titles: the whole day, batched
+        step = title_step(run.cfg, run.model, run.env, run.services, run.budget)
+        stopped = day_titles(plan.record.papers, step, stats, run.services.reporter, force=run.force)
     out = DayOutcome(day=plan.day, reason=plan.reason, stopped=stopped)
     record = plan.record
     if record is None:

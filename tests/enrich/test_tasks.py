@@ -20,6 +20,7 @@ from digest.enrich.model import KeyRefused
 from digest.enrich.plan import missing_tasks, required_tasks
 from digest.pipeline import run_days
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
+from digest.standins.chat_server import default_title_answer, is_title_batch
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
 from helpers import FakeModel, quiet_services, write_config
@@ -31,6 +32,8 @@ ZH_ABSTRACT = "我们研究了一种新的语音合成方法，并在多个数�
 
 def answer(messages) -> str:
     user = messages[1]["content"]
+    if is_title_batch({"messages": messages}):  # the day's Chinese titles (enrich/titles.py): one batch call
+        return default_title_answer({"messages": messages})
     if "<title_zh>" in user:
         return "一个关于语音的中文标题"
     if "<abstract>" in user and "<paper>" not in user:
@@ -87,7 +90,7 @@ def test_a_third_task_is_filled_cached_and_rerun_for_free(tmp_path: Path, toy_ta
         model = FakeModel(answer)
         out = site.run(model)
         assert not out.stopped and out.failures == [] and out.stats.done == 3
-        assert model.calls == 3 * 3 and out.stats.llm_calls == 9
+        assert model.calls == 3 * 3 + 1 and out.stats.llm_calls == 10  # and one batch of Chinese titles
         record = site.record()
         for e in record.papers:
             assert e.result("title_zh").status == "done" and e.result("title_zh").text == "一个关于语音的中文标题"
@@ -101,13 +104,13 @@ def test_a_third_task_is_filled_cached_and_rerun_for_free(tmp_path: Path, toy_ta
         # Rerun of a complete day: no call, nothing rewritten.
         before = (site.cfg.records_dir / f"{DAY}.json").read_bytes()
         again = site.run(model)
-        assert model.calls == 9 and again.stats.llm_calls == 0
+        assert model.calls == 10 and again.stats.llm_calls == 0
         assert (site.cfg.records_dir / f"{DAY}.json").read_bytes() == before
 
         # The record gone, the cache answers every task of every paper.
         (site.cfg.records_dir / f"{DAY}.json").unlink()
         third = site.run(model)
-        assert model.calls == 9 and third.stats.llm_calls == 0
+        assert model.calls == 10 and third.stats.llm_calls == 0
         assert all(e.result("title_zh").status == "done" for e in site.record().papers)
 
 
@@ -115,19 +118,19 @@ def test_a_changed_prompt_asks_again_only_for_its_task(tmp_path: Path, toy_task)
     with ToySite(tmp_path) as site:
         model = FakeModel(answer)
         site.run(model)
-        assert model.calls == 9
+        assert model.calls == 10
         (site.cfg.records_dir / f"{DAY}.json").unlink()
         site.template.write_text(toy_title_task.TEMPLATE.replace("只输出译名", "只输出译名，不加引号"),
                                  encoding="utf-8")
         out = site.run(model)
-        assert model.calls == 9 + 3  # the toy task's three prompts; translations and deep reads from the cache
-        assert all("<title_zh>" in p for p in model.user_prompts()[9:])
+        assert model.calls == 10 + 3  # the toy task's three prompts; the rest from the cache
+        assert all("<title_zh>" in p for p in model.user_prompts()[10:])
         assert out.stats.llm_calls == 3
         # A different model is a different key too.
         (site.cfg.records_dir / f"{DAY}.json").unlink()
         other = FakeModel(answer, name="other-model")
         site.run(other)
-        assert other.calls == 9
+        assert other.calls == 9 + 1  # its own titles too
 
 
 def test_a_failed_third_task_is_reported_and_only_it_is_rerun(tmp_path: Path, toy_task) -> None:
@@ -141,7 +144,7 @@ def test_a_failed_third_task_is_reported_and_only_it_is_rerun(tmp_path: Path, to
 
         model = FakeModel(stubborn)
         out = site.run(model)
-        assert model.calls == 9 + 1  # asked once more with the reason
+        assert model.calls == 9 + 1 + 1  # asked once more with the reason; one title batch
         assert out.stats.failed == 1
         assert [pid for pid, _ in out.failures] == [site.papers[0].id]
         assert "标题不是中文" in out.failures[0][1] and out.failures[0][1].endswith("下次运行将重试")
@@ -200,6 +203,7 @@ def test_every_timestamp_comes_from_the_injected_clock(tmp_path: Path) -> None:
         record = site.record()
         assert [pid for pid, _ in out.failures] == [site.papers[0].id]
         stamps = {r.at for e in record.papers for r in e.results.values()}
+        stamps |= {e.title_zh_result.at for e in record.papers if e.title_zh_result is not None}
         assert stamps == {"2030-05-06T07:08:09+00:00"}
         assert record.stats.finished_at == "2030-05-06T07:08:09+00:00"
         lock = json.loads((site.cfg.records_dir / ".digest.lock").read_text())

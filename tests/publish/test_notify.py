@@ -63,14 +63,28 @@ def clock() -> datetime:
     return NOW
 
 
-def day_record(n: int = 5, *, translated: bool = True, title_len: int = 0):
+def day_record(n: int = 5, *, translated: bool = True, title_len: int = 0, zh_len: int = -1):
+    """`n` papers; with zh_len >= 0 each has a Chinese title (padded by zh_len characters) and a two-sentence
+    Chinese abstract."""
     entries = []
     for i in range(1, n + 1):
         pid = f"2601.{i:05d}v1"
         title = f"Paper {i} on speech & <audio> [v{i}]" + (" x" * title_len)
         abstract = "We study text-to-speech (TTS), fast." if i == 2 else "We study speech recognition."
-        entries.append(make_entry(pid, title=title, abstract=abstract, translation="译文" if translated else None))
+        translation = (zh_gist(i) + "第二句不应出现在推送里。") if zh_len >= 0 else "译文"
+        e = make_entry(pid, title=title, abstract=abstract, translation=translation if translated else None)
+        if zh_len >= 0:
+            e.set_title_zh(TaskResult(status="done", text=zh_title(i) + "长" * zh_len, model="m"))
+        entries.append(e)
     return make_record(entries, DAY)
+
+
+def zh_title(i: int) -> str:
+    return f"第{i}篇关于语音与<音频>的论文"
+
+
+def zh_gist(i: int) -> str:
+    return f"本文第{i}篇研究语音识别，提出一种新方法！"
 
 
 # ------------------------------------------------------------------ local servers
@@ -410,7 +424,7 @@ def test_topic_channel_lists_exactly_the_tts_papers(receiver):
     assert [p["id"] for p in body["papers"]] == ["2601.00002v1", "2601.00003v1"]
     assert body["date"] == DAY and body["counts"] == {"fetched": 5, "shown": 5, "papers": 2}
     assert body["topics"][0] == {"slug": "tts", "label": "语音合成", "count": 2}
-    assert body["papers"][1] == {"id": "2601.00003v1", "title": "Paper 3 on speech & <audio> [v3]",
+    assert body["papers"][1] == {"id": "2601.00003v1", "title": "Paper 3 on speech & <audio> [v3]", "title_zh": "",
                                  "link": f"{SITE}/2026/01/07/arxiv.html#2601-00003", "topics": ["tts", "codec"]}
     slack = receiver.posts("slack")[0].body.decode()
     assert "2601-00002" in slack and "2601-00003" in slack
@@ -625,3 +639,80 @@ def test_unreachable_smtp_server_is_a_warning(receiver):
     o = run(day_record(), cfg, env_for(receiver))
     assert o.sent == {} and o.failed["mail"].startswith("cannot reach 127.0.0.1:")
     assert_no_secret(outcome_text(o))
+
+
+# ------------------------------------------------------------------ Chinese titles and gists (issue 22)
+
+
+def test_first_sentence_ends_at_the_first_chinese_stop():
+    from digest.publish.notify.message import first_sentence
+
+    assert first_sentence("我们提出 A 方法。它在 3.5 秒内完成！结果很好？") == "我们提出 A 方法。"
+    assert first_sentence("方法真的有效吗？是的。") == "方法真的有效吗？"
+    assert first_sentence("没有句号的一段话\n\n第二段。") == "没有句号的一段话"
+    assert first_sentence("  第一行\n接着一行。后面。") == "第一行 接着一行。"
+    assert first_sentence("") == ""
+
+
+def test_mail_carries_each_chinese_title_and_the_first_sentence(smtp_server, receiver):
+    sink, port = smtp_server
+    rec = day_record(5, zh_len=0)
+    rec.papers[4].set_title_zh(None)  # a paper the title step has not reached: its English title alone
+    o = run(rec, parse_notify_config({"channels": [email_channel(port)]}), env_for(receiver))
+    assert o.sent and not o.warnings
+    mail = email.message_from_bytes(sink.mails[0][1], policy=email.policy.default)
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    for i in range(1, 6):
+        block = text.split(f"{i}. Paper {i} on speech")[1].split("\n\n")[0]
+        assert zh_gist(i) in block  # the first sentence of the Chinese abstract, under the title
+        assert "第二句" not in block
+        assert (zh_title(i) in block) == (i != 5)
+        assert zh_gist(i) in html
+        assert (zh_title(i).replace("<", "&lt;").replace(">", "&gt;") in html) == (i != 5)
+    assert "第二句" not in text and "第二句" not in html and "<音频>" not in html
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_chat_messages_carry_each_chinese_title(kind):
+    d = build_digest(day_record(5, zh_len=0), topics=TOPICS, labels=LABELS, site_url=SITE)
+    msgs = F.build_messages(_channel(kind), d, NOW)
+    text = json.dumps(msgs, ensure_ascii=False)
+    esc = {"telegram": "&lt;音频&gt;", "slack": "&lt;音频&gt;"}.get(kind, "<音频>")
+    for i, p in enumerate(d.papers, 1):
+        assert zh_title(i).replace("<音频>", esc) in text and p.link in text
+    assert "本文" not in text  # the gist is the mail's; chat messages stay short
+    # The Chinese title sits under its own English title, not under another paper's.
+    first, second = text.index(zh_title(1).replace("<音频>", esc)), text.index("Paper 2 on speech")
+    assert text.index("Paper 1 on speech") < first < second
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_big_day_with_long_chinese_titles_stays_within_the_limit(kind):
+    rec = day_record(400, title_len=60, zh_len=400)  # Chinese titles over the cap: cut, and the day shortened
+    d = build_digest(rec, topics=TOPICS, labels=LABELS, site_url=SITE)
+    assert all(len(p.title_zh) <= 150 and p.title_zh.endswith("…") for p in d.papers)
+    msgs = F.build_messages(_channel(kind), d, NOW)
+    assert all(_fits(kind, m) for m in msgs)
+    text = json.dumps(msgs, ensure_ascii=False)
+    listed = [int(p.id[5:10]) for p in d.papers if p.link in text]
+    plain = text.replace("&lt;音频&gt;", "<音频>")  # Telegram and Slack escape the brackets
+    assert listed and all(zh_title(i) in plain for i in listed)
+    assert len(listed) >= 3 and not any(zh_title(i) in plain for i in set(range(1, 401)) - set(listed))
+    if kind == "telegram":
+        assert len(listed) == len(d.papers)
+
+
+def test_one_paper_with_both_titles_at_their_caps_fits_wecom():
+    rec = day_record(1, zh_len=1000)
+    rec.papers[0].title = "语音" * 800  # a title of Chinese characters: 3 bytes each, the worst case
+    d = build_digest(rec, site_url=SITE)
+    (wecom,) = F.build_messages(_channel("wecom"), d, NOW)
+    assert _fits("wecom", wecom) and d.papers[0].link in wecom["markdown"]["content"]
+    assert d.papers[0].title_zh in wecom["markdown"]["content"]
+
+
+def test_webhook_json_has_the_chinese_title():
+    d = build_digest(day_record(2, zh_len=0), topics=TOPICS, labels=LABELS, site_url=SITE)
+    body = F.render_webhook(d)
+    assert [p["title_zh"] for p in body["papers"]] == [zh_title(1), zh_title(2)]

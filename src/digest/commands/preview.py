@@ -10,7 +10,7 @@ from digest.core.services import Services
 from digest.core.templates import template_env
 from digest.enrich.engine import EnrichOptions, enrich, model_for
 from digest.enrich.plan import entry_from_paper
-from digest.pipeline import arxiv_client
+from digest.fetch.client import arxiv_client
 from digest.publish.markdown import render_section
 
 

@@ -161,6 +161,10 @@ class Entry(_Record):
     # abstract, no details block), or a deep read not wanted.
     results: dict[str, TaskResult] = {}
     topics: list[str] = []  # topic slugs (digest.enrich.topics), 1 to 3, computed without a model call
+    # The Chinese title (digest.enrich.titles), "" until a batch call gave a usable one; title_zh_result is its
+    # provenance (model, prompt hash, time, tokens: the share of its batch call), text equal to title_zh.
+    title_zh: str = ""
+    title_zh_result: TaskResult | None = None
     new_version: str = ""  # a newer version announced after posting, e.g. "2601.03227v2"
     new_version_at: str = ""  # ISO time the replacement was announced
 
@@ -215,6 +219,13 @@ class Entry(_Record):
     def refresh_status(self, required: Collection[str]) -> None:
         """Set `status` from the results (see status_for)."""
         self.status = self.status_for(required)
+
+    def set_title_zh(self, result: TaskResult | None) -> None:
+        """Keep a done title result (title and provenance together), or with None forget both."""
+        if result is None or result.status != "done":
+            self.title_zh, self.title_zh_result = "", None
+        else:
+            self.title_zh, self.title_zh_result = result.text, result
 
     @property
     def translation(self) -> TaskResult | None:

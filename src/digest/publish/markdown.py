@@ -83,6 +83,8 @@ def paper_view(entry: Entry) -> dict[str, object]:
     return {
         "id": entry.id,
         "title": clean_inline(entry.title),
+        # Not used by the built-in templates (the posts stay as they were); "" until the paper has one.
+        "title_zh": clean_inline(entry.title_zh),
         "authors": clean_inline(", ".join(entry.authors)),
         "categories": clean_inline(", ".join(entry.categories)),
         "abs_url": clean_inline(entry.abs_url),

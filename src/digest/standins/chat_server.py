@@ -37,6 +37,39 @@ def user_prompt(req: dict[str, Any]) -> str:
     return ""
 
 
+# A title batch (templates/prompts/titles.j2) lists one `<arXiv id>: <English title>` line per paper.
+_TITLE_LINE = re.compile(r"^(\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?): (.+)$", re.M)
+
+
+def is_title_batch(req: dict[str, Any]) -> bool:
+    """Whether the request asks for Chinese titles (the system prompt names the line format)."""
+    system = next((str(m.get("content", "")) for m in req.get("messages", []) if m.get("role") == "system"), "")
+    return "arXiv 编号: 中文标题" in system and bool(_TITLE_LINE.search(user_prompt(req)))
+
+
+def is_title_request(request: Request) -> bool:
+    """Whether an HTTP request (as kept in `requests`) is a title batch."""
+    try:
+        return is_title_batch(json.loads(request.body or b"{}"))
+    except (ValueError, AttributeError):
+        return False
+
+
+def title_batch_papers(req: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (id, English title) pairs a title batch asks about, in its order."""
+    return [(m.group(1), m.group(2).strip()) for m in _TITLE_LINE.finditer(user_prompt(req))]
+
+
+def stand_in_title(arxiv_id: str) -> str:
+    """The Chinese title the stand-in gives a paper by default: made from its id, so every paper's differs."""
+    return f"论文 {arxiv_id} 的中文标题"
+
+
+def default_title_answer(req: dict[str, Any]) -> str:
+    """One `<id>: <中文标题>` line per paper asked about."""
+    return "\n".join(f"{pid}: {stand_in_title(pid)}" for pid, _ in title_batch_papers(req))
+
+
 def default_answer(req: dict[str, Any]) -> str:
     """A valid answer made from the prompt: a deep read when the paper is fenced in, else a translation."""
     prompt = user_prompt(req)
@@ -77,7 +110,11 @@ class ChatStandIn(StandIn):
         self.models: list[str] | None = ["stand-in"]
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.calls: list[dict[str, Any]] = []  # request JSONs that reached the answer stage
+        self.calls: list[dict[str, Any]] = []  # per-paper task requests (JSON) that reached the answer stage
+        # Title batches are answered by title_answerer, not `answerer`, and kept apart from `calls`, so a test
+        # counting a day's per-paper calls is not thrown by the one batch call (`requests` has every request).
+        self.title_answerer: Answerer = default_title_answer
+        self.title_calls: list[dict[str, Any]] = []
         self.first_failure_rate = 0.0
         self.first_failure_statuses: tuple[int, ...] = (429, 500)
         self.retry_after = "1"
@@ -173,7 +210,8 @@ class ChatStandIn(StandIn):
                 busy = True
             else:
                 busy = False
-                self.calls.append(req)
+                titles = is_title_batch(req)
+                (self.title_calls if titles else self.calls).append(req)
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         if busy:
@@ -183,13 +221,13 @@ class ChatStandIn(StandIn):
         try:
             if self.latency:
                 time.sleep(self.latency)
-            content = self._maybe_invent(req, self.answerer(req))
+            content = self.title_answerer(req) if titles else self._maybe_invent(req, self.answerer(req))
         finally:
             with self._state:
                 self.in_flight -= 1
         prompt_chars = sum(len(str(m.get("content", ""))) for m in req.get("messages", []))
         body = {
-            "id": f"chatcmpl-{len(self.calls)}",
+            "id": f"chatcmpl-{len(self.calls) + len(self.title_calls)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": req.get("model", "stand-in"),

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from digest.standins.chat_server import ChatStandIn, default_answer
+from digest.standins.chat_server import ChatStandIn, default_answer, is_title_request
 
 from .kit import (
     DEEP_OK,
@@ -104,7 +104,7 @@ def test_invalid_json_once_is_retried_and_always_is_a_failure(tmp_path: Path) ->
         proc = site.run()
         assert proc.returncode == 0, proc.stderr
         assert "failed 0" in proc.stderr
-        assert len(site.chat.requests) == 3
+        assert len(site.chat.requests) == 3 + 1  # and the day's batch of Chinese titles
 
     (tmp_path / "always").mkdir()
     with HostileSite(tmp_path / "always", 1) as site:
@@ -118,7 +118,9 @@ def test_invalid_json_once_is_retried_and_always_is_a_failure(tmp_path: Path) ->
         assert "（译文暂缺：模型服务返回了无效的 JSON" in section
         assert site.papers[0].abstract in section  # the English abstract stands in
         assert "（全文解读失败：模型服务返回了无效的 JSON" in section
-        assert len(site.chat.requests) == 4  # two tasks, 1 + max_retries attempts each
+        # two tasks and the title batch, 1 + max_retries attempts each
+        assert len([r for r in site.chat.requests if not is_title_request(r)]) == 4
+        assert len(site.chat.requests) == 6 and site.entry(site.papers[0].id)["title_zh"] == ""
         assert_post_safe(site.post, 1)
 
 

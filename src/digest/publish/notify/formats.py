@@ -3,7 +3,9 @@
 Each platform's size limit is a constant below, with where it is documented. On the chat webhooks (Feishu,
 DingTalk, WeCom, Slack, Discord) a day too long for one message is shortened to fit: as many papers as fit, then
 "N more" and a link to the full post (the count alone without site.url), so a day is always one POST. Telegram
-splits the day into several messages instead, every paper in one of them.
+splits the day into several messages instead, every paper in one of them. A paper's Chinese title, when it has
+one, goes on the line under its English title on every platform (it counts toward the limits like the rest);
+the mail also carries the first sentence of the Chinese abstract.
 """
 
 from __future__ import annotations
@@ -137,7 +139,9 @@ def _md_lines(d: DayDigest, papers: Sequence[PaperItem], start: int, topic_fmt: 
     lines = []
     for i, p in enumerate(papers, start):
         topics = d.paper_topics(p)
-        lines.append(f"{i}. {_md_link(p.title, p.link)}" + (f" {topic_fmt(topics)}" if topics else ""))
+        # The Chinese title continues the list item on its own line (indented like the item's text).
+        zh = f"\n   {_md_text(p.title_zh)}" if p.title_zh else ""
+        lines.append(f"{i}. {_md_link(p.title, p.link)}{zh}" + (f" {topic_fmt(topics)}" if topics else ""))
     return lines
 
 
@@ -242,7 +246,8 @@ def render_slack(d: DayDigest, papers: Sequence[PaperItem], start: int, part: in
     section = ""
     for i, p in enumerate(papers, start):
         topics = d.paper_topics(p)
-        line = f"{i}. {_slack_link(p.title, p.link)}" + (f" — _{_slack_esc(topics)}_" if topics else "")
+        zh = f"\n{_slack_esc(p.title_zh)}" if p.title_zh else ""
+        line = f"{i}. {_slack_link(p.title, p.link)}{zh}" + (f" — _{_slack_esc(topics)}_" if topics else "")
         if section and len(section) + 1 + len(line) > SLACK_SECTION_TEXT_LIMIT:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
             section = ""
@@ -291,6 +296,8 @@ def _tg_text(d: DayDigest, papers: Sequence[PaperItem], start: int, part: int, o
     lines.append("")
     for i, p in enumerate(papers, start):
         lines.append(f'{i}. <a href="{esc(p.link, quote=True)}">{esc(p.title)}</a>')
+        if p.title_zh:
+            lines.append(esc(p.title_zh))
         if p.topics:
             lines.append(f"<i>{esc(d.paper_topics(p))}</i>")
     if omitted:  # only when shortened, which Telegram never is; kept for a caller passing split=False
@@ -319,14 +326,17 @@ def _fits_telegram(p: Payload) -> bool:
 
 
 def render_webhook(d: DayDigest) -> Payload:
-    """The day as plain JSON: date, counts, topics and papers with title, link and topic slugs."""
+    """The day as plain JSON: date, counts, topics and papers with title, Chinese title, link and topic slugs."""
     return {
         "date": d.date,
         "counts": {"fetched": d.fetched, "shown": d.shown, "papers": len(d.papers)},
         "filtered": d.filtered,
         "topics": [{"slug": t.slug, "label": t.label, "count": t.count} for t in d.topic_counts()],
         "post_url": d.post_url,
-        "papers": [{"id": p.id, "title": p.title, "link": p.link, "topics": list(p.topics)} for p in d.papers],
+        "papers": [
+            {"id": p.id, "title": p.title, "title_zh": p.title_zh, "link": p.link, "topics": list(p.topics)}
+            for p in d.papers
+        ],
     }
 
 
@@ -341,6 +351,7 @@ def email_text(d: DayDigest) -> str:
     lines.append("")
     for i, p in enumerate(d.papers, 1):
         lines.append(f"{i}. {p.title}")
+        lines += [f"   {text}" for text in (p.title_zh, p.gist) if text]
         if p.topics:
             lines.append(f"   {d.paper_topics(p)}")
         lines.append(f"   {p.link}")
@@ -356,7 +367,9 @@ def email_html(d: DayDigest) -> str:
     for p in d.papers:
         topics = f'<br><small style="color:#666">{esc(d.paper_topics(p))}</small>' if p.topics else ""
         link = f'<a href="{esc(p.link, quote=True)}">{esc(p.title)}</a>'
-        items.append(f'<li style="margin-bottom:8px">{link}{topics}</li>')
+        zh = f"<br><strong>{esc(p.title_zh)}</strong>" if p.title_zh else ""
+        gist = f'<br><span style="color:#333">{esc(p.gist)}</span>' if p.gist else ""
+        items.append(f'<li style="margin-bottom:8px">{link}{zh}{gist}{topics}</li>')
     parts = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8"></head><body style="font-family:sans-serif;line-height:1.5">',

@@ -9,8 +9,13 @@ from dataclasses import dataclass, replace
 from digest.core.record import DayRecord, Entry
 from digest.core.urls import page_url, paper_anchor
 
-# Titles are capped so one paper always fits in the smallest message (WeCom's 4096 bytes).
+# Titles are capped so one paper always fits in the smallest message (WeCom's 4096 bytes): 300 English characters
+# and 150 Chinese ones (3 UTF-8 bytes each) leave room for the link and topics.
 MAX_TITLE = 300
+MAX_TITLE_ZH = 150
+# The gist under a mailed title: the first sentence of the Chinese abstract, cut at this many characters.
+MAX_GIST = 200
+_SENTENCE_END = re.compile(r"[。！？]")
 
 TopicSource = Mapping[str, Sequence[str]] | Callable[[Entry], Sequence[str]] | None
 
@@ -18,6 +23,13 @@ TopicSource = Mapping[str, Sequence[str]] | Callable[[Entry], Sequence[str]] | N
 def shorten(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a Chinese text, up to and with its 。！？ (the whole first paragraph when it has none)."""
+    para = " ".join((text.strip().split("\n\n") or [""])[0].split())
+    m = _SENTENCE_END.search(para)
+    return para[: m.end()] if m else para
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,8 @@ class PaperItem:
     abs_url: str
     topics: tuple[str, ...]
     abstract: str = ""  # for keyword filters only; never sent
+    title_zh: str = ""  # the Chinese title, "" while the paper has none
+    gist: str = ""  # the first sentence of the Chinese abstract (mail only), "" without a translation
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,12 @@ def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE)
 
 
+def _gist(entry: Entry) -> str:
+    """The first sentence of the paper's Chinese abstract: no model call, "" while it is not translated."""
+    t = entry.translation
+    return shorten(first_sentence(t.text), MAX_GIST) if t is not None and t.status == "done" else ""
+
+
 def _topics_of(entry: Entry, source: TopicSource) -> tuple[str, ...]:
     if source is None:
         return ()
@@ -124,6 +144,8 @@ def build_digest(
             abs_url=e.abs_url,
             topics=_topics_of(e, topics),
             abstract=e.abstract,
+            title_zh=shorten(" ".join(e.title_zh.split()), MAX_TITLE_ZH),
+            gist=_gist(e),
         )
         for e in record.papers
     )
