@@ -114,8 +114,10 @@ def _prune(run: _Run) -> Pruned:
     """Cache retention after the days are written: old complete days' downloads, superseded prompts' results."""
     cfg = run.cfg
     days = [DayPapers.of(r) for d in run.store.days() if (r := run.store.load(d)) is not None]
-    models = [cfg.llm.model, *(f.model for f in cfg.llm.fallbacks)]
-    keys = current_cache_keys(run.env, models) if run.model is not None else None
+    if run.model is None:  # without a model a run cannot tell which prompts are current: results stay
+        keys = None
+    else:
+        keys = current_cache_keys(run.env, [run.model.name, cfg.llm.model, *(f.model for f in cfg.llm.fallbacks)])
     return prune_cache(days, today=local_today(run.services.clock(), cfg.window.timezone),
                        keep_days=cfg.fulltext.keep_days, cache_dir=cfg.cache_dir, current_keys=keys)
 

@@ -62,10 +62,13 @@ def local_today(now: datetime, timezone: str) -> date:
 
 
 def current_cache_keys(env: jinja2.Environment, models: Iterable[str]) -> frozenset[str]:
-    """The results-cache keys a run can still read: every task's current prompt under each model that may answer
-    (the primary and its fallbacks)."""
+    """The results-cache keys a run can still read: every task's current prompt, and the titles' batch prompt, under
+    each model that may answer (the primary and its fallbacks)."""
+    from digest.enrich import titles
+
+    prompts = [(t.name, t.template) for t in all_tasks()] + [(titles.TASK_NAME, titles.TEMPLATE)]
     return frozenset(
-        cache_key(t.name, m, prompt_hash(env, t.template, m)) for t in all_tasks() for m in dict.fromkeys(models)
+        cache_key(name, m, prompt_hash(env, template, m)) for name, template in prompts for m in dict.fromkeys(models)
     )
 
 
