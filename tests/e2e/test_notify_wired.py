@@ -20,6 +20,7 @@ from digest.core.record import DayRecord
 from digest.core.store import load_record
 from digest.publish.notify import formats as F
 from digest.publish.notify import notify_day
+from digest.publish.notify.core import Delivery, Mode
 from digest.publish.notify.hook import load_topics, site_anchors, topics_of
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.base import Reply, Request, StandIn
@@ -342,12 +343,14 @@ def test_links_go_to_the_sites_anchors_when_the_site_has_a_url():
     channels = {"channels": [{"name": "h", "kind": "webhook", "url_env": "H"}]}
     cfg = parse_config({"notify": channels})
     with_url = parse_config({"site": {"url": "https://example.org/blog"}, "notify": channels})
-    outcome = notify_day(record, cfg.notify, environ={}, dry_run=True, **_content(with_url, record).kwargs())
+    outcome = notify_day(record, cfg.notify, delivery=Delivery(environ={}), mode=Mode(dry_run=True),
+                         content=_content(with_url, record))
     sent = json.loads(outcome.previews[0].split("\n", 2)[2])  # the preview: a heading line, a size line, the JSON
     assert sent["post_url"] == "https://example.org/blog/2026/01/07/arxiv.html"
     assert [p["link"] for p in sent["papers"]] == [f"{sent['post_url']}#{c.anchor}" for c in page.papers]
     # Without a site URL: arXiv links.
-    plain = notify_day(record, cfg.notify, environ={}, dry_run=True, **_content(cfg, record).kwargs())
+    plain = notify_day(record, cfg.notify, delivery=Delivery(environ={}), mode=Mode(dry_run=True),
+                         content=_content(cfg, record))
     assert all(e.abs_url in plain.previews[0] for e in entries)
     assert re.search(r"arxiv\.html#", plain.previews[0]) is None
 
@@ -363,7 +366,8 @@ def test_stored_topics_win_and_missing_ones_are_computed():
                      abstract="We improve automatic speech recognition word error rate.")
     record = make_record([music, speech, asr], DAY)
     cfg = parse_config({"notify": {"channels": [{"name": "h", "kind": "webhook", "url_env": "H", "topics": ["tts"]}]}})
-    outcome = notify_day(record, cfg.notify, environ={}, dry_run=True, **_content(cfg, record).kwargs())
+    outcome = notify_day(record, cfg.notify, delivery=Delivery(environ={}), mode=Mode(dry_run=True),
+                         content=_content(cfg, record))
     sent = json.loads(outcome.previews[0].split("\n", 2)[2])
     assert [p["id"] for p in sent["papers"]] == ["2601.20004v1", "2601.20001v1"]
     assert sent["topics"][0] == {"slug": "tts", "label": load_topics(cfg).label("tts"), "count": 2}

@@ -16,7 +16,7 @@ from digest.core.record import Entry, TaskResult
 from digest.core.templates import template_env
 from digest.enrich import tasks
 from digest.enrich.model import OpenAIModel
-from digest.enrich.runner import TaskRunner, check_deep_read, check_translation, clean_answer
+from digest.enrich.runner import TaskRunner, Waits, check_deep_read, check_translation, clean_answer
 from digest.standins.chat_server import ChatStandIn, default_answer
 
 KEY = "sk-test-very-secret-0123456789"
@@ -50,7 +50,8 @@ class Sleeps:
 
 
 def runner(cfg: LLMConfig, env=None, **kw: Any) -> TaskRunner:
-    return TaskRunner(cfg, OpenAIModel(cfg, KEY), env=env or template_env(), **kw)
+    budget = kw.pop("budget", None)
+    return TaskRunner(cfg, OpenAIModel(cfg, KEY), env=env or template_env(), waits=Waits(**kw), budget=budget)
 
 
 def run(cfg: LLMConfig, make_coro, **kw: Any) -> tuple[Any, TaskRunner, Sleeps]:

@@ -23,6 +23,7 @@ from digest.core.notify_config import NotifyConfig
 from digest.core.record import TaskResult
 from digest.publish.notify import NotifyOutcome, build_digest, notify_day, parse_notify_config, summary_lines
 from digest.publish.notify import formats as F
+from digest.publish.notify.core import Delivery, MessageContent, Mode
 from digest.publish.notify.send import smtp_connector
 from digest.standins.base import Reply, Request, StandIn
 from helpers import make_entry, make_record
@@ -148,8 +149,8 @@ def email_channel(port: int, **extra: Any) -> dict[str, Any]:
 
 def run(record, cfg: NotifyConfig, env: dict[str, str], sent: dict[str, str] | None = None, **kw: Any) -> NotifyOutcome:
     with httpx.Client() as http:
-        return notify_day(record, cfg, environ=env, http=http, clock=clock, already_sent=sent or {},
-                          topics=TOPICS, labels=LABELS, site_url=SITE, **kw)
+        return notify_day(record, cfg, already_sent=sent or {}, delivery=Delivery(environ=env, http=http, clock=clock),
+                          content=MessageContent(topics=TOPICS, labels=LABELS, site_url=SITE), mode=Mode(**kw))
 
 
 def assert_no_secret(*texts: str) -> None:
@@ -560,14 +561,15 @@ def test_tls_modes_with_login(cert, receiver, security):
         client_ctx = ssl.create_default_context(cafile=str(crt))
         cfg = parse_notify_config({"channels": [email_channel(port, security=security)]})
         with httpx.Client() as http:
-            o = notify_day(day_record(), cfg, environ=env_for(receiver), http=http, clock=clock,
-                           smtp_factory=smtp_connector(client_ctx), site_url=SITE)
+            o = notify_day(day_record(), cfg, delivery=Delivery(environ=env_for(receiver), http=http, clock=clock,
+                                                               smtp_factory=smtp_connector(client_ctx)),
+                           content=MessageContent(site_url=SITE))
         assert list(o.sent) == ["mail"], o.failed
         assert sink.per_recipient() == {"a@example.org": 1, "b@example.org": 1}
         assert sink.tls == [True] and sink.logins == [(SMTP_USER.encode(), SMTP_PASSWORD.encode())]
         # The default context does not trust the self-signed certificate: a warning, not a crash.
         with httpx.Client() as http:
-            bad = notify_day(day_record(), cfg, environ=env_for(receiver), http=http, clock=clock)
+            bad = notify_day(day_record(), cfg, delivery=Delivery(environ=env_for(receiver), http=http, clock=clock))
         assert list(bad.failed) == ["mail"] and "CERTIFICATE_VERIFY_FAILED" in bad.failed["mail"]
 
 
@@ -589,8 +591,9 @@ def test_notify_command_prints_sends_and_reports(receiver):
         lines.append(text)
         seen.append(text)
 
-    kw = dict(environ=env, clock=clock, topics=TOPICS, labels=LABELS, site_url=SITE, echo=echo)
-    code, sent = notify_command(rec, cfg, already_sent={}, dry_run=True, **kw)
+    kw: dict[str, Any] = dict(send=(Delivery(environ=env, clock=clock),
+                                    MessageContent(topics=TOPICS, labels=LABELS, site_url=SITE)), echo=echo)
+    code, sent = notify_command(rec, cfg, already_sent={}, mode=Mode(dry_run=True), **kw)
     assert code == 0 and sent == {} and receiver.requests == []
     assert any("== sl (slack): 1 message" in x for x in lines) and any('"date": "2026-01-07"' in x for x in lines)
     lines.clear()

@@ -142,7 +142,7 @@ async def _check_models(cfg: Config, environ: Mapping[str, str], http: httpx2.As
 
 def check_arxiv_api(cfg: Config, http: httpx.Client, timeout: float) -> Check:
     """One tiny search (one result) in the first configured category."""
-    import feedparser  # type: ignore[import-untyped]
+    import feedparser
 
     url = cfg.arxiv.api_url
     params: dict[str, str | int] = {"search_query": f"cat:{cfg.arxiv.categories[0]}", "start": 0, "max_results": 1}

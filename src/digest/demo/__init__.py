@@ -45,7 +45,8 @@ BLOG_PARTS = ("config.yaml", "_posts", "_data")
 
 def load_sample() -> dict[str, Any]:
     """The bundled sample day: invented papers with their invented answers."""
-    return json.loads(SAMPLE.read_text(encoding="utf-8"))
+    sample: dict[str, Any] = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    return sample
 
 
 def _answerer(sample: dict[str, Any]) -> Any:
@@ -56,8 +57,8 @@ def _answerer(sample: dict[str, Any]) -> Any:
         for p in papers:
             if p["title"] in user:
                 if "<abstract>" in user:
-                    return p["translation"]
-                return p["deep_read"] or "1)  \n- （示例）\n\n2)  \n- （示例）\n\n3)  \n- （示例）"
+                    return str(p["translation"])
+                return str(p["deep_read"] or "1)  \n- （示例）\n\n2)  \n- （示例）\n\n3)  \n- （示例）")
         return "（示例数据中没有这篇论文）"
 
     return answer

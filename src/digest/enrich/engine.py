@@ -273,12 +273,13 @@ async def enrich(
 ) -> EnrichStats:
     """Fill in the papers' missing task results in place; raises ModelAuthError to stop the run."""
     from digest.enrich.fulltext import FullTextFetcher, Pacing
-    from digest.enrich.runner import TaskRunner
+    from digest.enrich.runner import TaskRunner, Waits
 
     opts = opts or EnrichOptions()
     env = env or template_env(cfg.templates_dir)
-    runner = TaskRunner(cfg.llm, model, env=env, clock=services.clock, sleep=services.async_sleep,
-                        budget=opts.budget, on_wait=services.reporter.detail, on_long_wait=services.reporter.info)
+    waits = Waits(clock=services.clock, sleep=services.async_sleep, on_wait=services.reporter.detail,
+                  on_long_wait=services.reporter.info)
+    runner = TaskRunner(cfg.llm, model, env=env, waits=waits, budget=opts.budget)
     cache = ResultsCache(cfg.cache_dir)
     left = _from_cache(entries, runner, cache, model, opts)
     translations = sum(1 for e in entries for t in left[e.id] if not t.needs_fulltext)

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,18 @@ def prompt_hash(env: jinja2.Environment, template: str, model: str) -> str:
     return hashlib.sha256(f"{source}\0{model}".encode()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class Waits:
+    """How a runner waits between attempts and who hears of it (the clock stamps its results)."""
+
+    clock: Callable[[], datetime] = _utc_now
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    backoff_seconds: float = 1.0
+    max_wait_seconds: float = 60.0
+    on_wait: Callable[[str], None] | None = None
+    on_long_wait: Callable[[str], None] | None = None
+
+
 class TaskRunner:
     """Runs tasks for papers through one Model; counts calls and tokens; stops every call once one is fatal."""
 
@@ -58,26 +71,22 @@ class TaskRunner:
         model: Model,
         *,
         env: jinja2.Environment,
-        clock: Callable[[], datetime] = _utc_now,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        backoff_seconds: float = 1.0,
-        max_wait_seconds: float = 60.0,
+        waits: Waits | None = None,
         budget: TokenBudget | None = None,
-        on_wait: Callable[[str], None] | None = None,
-        on_long_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
         self.env = env
-        self.clock = clock
-        self.sleep = sleep
-        self.policy = RetryPolicy(1 + cfg.max_retries, backoff_seconds, max_wait_seconds)
+        w = waits or Waits()
+        self.clock = w.clock
+        self.sleep = w.sleep
+        self.policy = RetryPolicy(1 + cfg.max_retries, w.backoff_seconds, w.max_wait_seconds)
         # Shrinks on 429 and grows back on successes: a provider serving fewer parallel calls is used at its limit.
         # A Retry-After holds every new call, but never longer than one retry wait may last.
-        self.limiter = AdaptiveLimiter(cfg.concurrency, max_pause_seconds=max_wait_seconds)
+        self.limiter = AdaptiveLimiter(cfg.concurrency, max_pause_seconds=w.max_wait_seconds)
         self.budget = budget if budget is not None else TokenBudget(cfg.max_tokens_per_run)
-        self.on_wait = on_wait  # told "model 429, retrying in 2 s (1/5)" before each backoff
-        self.on_long_wait = on_long_wait  # told the same for waits of LONG_WAIT_SECONDS or more
+        self.on_wait = w.on_wait  # told "model 429, retrying in 2 s (1/5)" before each backoff
+        self.on_long_wait = w.on_long_wait  # told the same for waits of LONG_WAIT_SECONDS or more
         self._in_flight = 0
         self.calls = 0  # answered calls
         self.attempts = 0  # attempts, including failed ones

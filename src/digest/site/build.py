@@ -27,9 +27,9 @@ from digest.core.config import Config
 from digest.core.errors import DigestError
 from digest.core.files import write_or_fail
 from digest.core.store import record_path
+from digest.core.templates import template_env
 from digest.core.urls import paper_anchors, post_url
 from digest.enrich.topics import OTHER, Taxonomy, load_taxonomy
-from digest.publish.markdown import template_env
 from digest.site.charts import month_axis, month_chart, per_month
 from digest.site.pages import (  # re-exported: callers elsewhere import the page model from here
     DayPage,

@@ -156,7 +156,7 @@ def check_safe(html: str, where: str) -> None:
 
 def markdown_html(text: str, md: MarkdownIt) -> str:
     """Sanitized Markdown (sanitize.clean_block output) as HTML for a page."""
-    return md.render(kramdown_compat(text))
+    return str(md.render(kramdown_compat(text)))
 
 
 def _safe_url(url: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from digest.core.notify_config import NotifyConfig
 from digest.core.record import DayRecord
-from digest.publish.notify.core import notify_day, summary_lines
+from digest.publish.notify.core import Delivery, MessageContent, Mode, notify_day, summary_lines
 
 
 def notify_command(
@@ -17,16 +17,19 @@ def notify_command(
     already_sent: Mapping[str, str],
     echo: Callable[[str], Any] = print,
     warn: Callable[[str], Any] | None = None,
-    **notify_kwargs: Any,
+    send: tuple[Delivery, MessageContent] | None = None,
+    mode: Mode | None = None,
 ) -> tuple[int, dict[str, str]]:
     """Send the day by hand; returns (exit code, the record's new sent mapping). Exit 1 when a channel failed.
 
-    `notify_kwargs` go to notify_day: `only` (--channel) sends that channel again, without it channels already
-    sent are skipped (say so); `dry_run` prints and records nothing. A day not fully translated is sent anyway,
-    with a warning.
+    `mode.only` (--channel) sends that channel again, without it channels already sent are skipped (say so);
+    `mode.dry_run` prints and records nothing. A day not fully translated is sent anyway, with a warning.
     """
     warn = warn or echo
-    outcome = notify_day(record, cfg, already_sent=already_sent, by_hand=True, **notify_kwargs)
+    delivery, content = send or (Delivery(), MessageContent())
+    mode = mode or Mode()
+    by_hand = Mode(by_hand=True, only=mode.only, dry_run=mode.dry_run)
+    outcome = notify_day(record, cfg, already_sent=already_sent, delivery=delivery, content=content, mode=by_hand)
     for text in outcome.previews:
         echo(text)
     for w in outcome.warnings:

@@ -14,7 +14,7 @@ from digest.core.notify_config import EmailChannel, NotifyConfig
 from digest.core.record import DayRecord, Entry
 from digest.core.urls import paper_anchor
 from digest.publish.notify.formats import Message, build_messages, preview
-from digest.publish.notify.message import TopicSource, build_digest
+from digest.publish.notify.message import DayDigest, TopicSource, build_digest
 from digest.publish.notify.send import (
     Redactor,
     SendResult,
@@ -52,22 +52,43 @@ def untranslated(record: DayRecord) -> list[Entry]:
     return [e for e in record.papers if e.translation is None or e.translation.status != "done"]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How messages leave: the environment holding the channels' secrets, the HTTP client, SMTP and the clock."""
+
+    environ: Mapping[str, str] | None = None  # os.environ when None
+    http: httpx.Client | None = None  # a client of its own when None
+    smtp_factory: SmtpFactory = default_smtp
+    clock: Callable[[], datetime] = _utc_now
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    """What a message says beyond the record: topics and their labels, and the links into the site."""
+
+    topics: TopicSource = None
+    labels: Mapping[str, str] | None = None
+    site_url: str | None = None
+    anchor_for: Callable[[Entry], str] = paper_anchor
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A pass by hand (`digest notify`) sends an untranslated day with a warning; `only` resends one channel."""
+
+    by_hand: bool = False
+    only: str | None = None
+    dry_run: bool = False  # build and return the messages, send nothing
+
+
 def notify_day(
     record: DayRecord,
     cfg: NotifyConfig,
     *,
-    environ: Mapping[str, str] | None = None,
-    http: httpx.Client | None = None,
-    smtp_factory: SmtpFactory = default_smtp,
-    clock: Callable[[], datetime] = _utc_now,
     already_sent: Mapping[str, str] | None = None,
-    topics: TopicSource = None,
-    labels: Mapping[str, str] | None = None,
-    site_url: str | None = None,
-    anchor_for: Callable[[Entry], str] = paper_anchor,
-    only: str | None = None,
-    dry_run: bool = False,
-    by_hand: bool = False,
+    delivery: Delivery | None = None,
+    content: MessageContent | None = None,
+    mode: Mode | None = None,
 ) -> NotifyOutcome:
     """Send the day to each channel not yet in `already_sent`; never raises for a failed send.
 
@@ -75,47 +96,63 @@ def notify_day(
     `digest notify` calls it with by_hand=True: the translation check is a warning, `only` picks one channel
     (sent again even if it was sent before), and dry_run builds and returns the messages without sending.
     """
-    env = os.environ if environ is None else environ
-    done = dict(already_sent or {})
-    channels = [cfg.channel(only)] if only is not None else list(cfg.channels)
+    d, c, m = delivery or Delivery(), content or MessageContent(), mode or Mode()
+    env = os.environ if d.environ is None else d.environ
+    channels = [cfg.channel(m.only)] if m.only is not None else list(cfg.channels)
     if not channels:
         return NotifyOutcome(False, "no notify channels configured")
     missing = untranslated(record)
     out = NotifyOutcome(True)
     if missing:
         why = f"{len(missing)} of {len(record.papers)} papers not translated yet"
-        if not by_hand:
+        if not m.by_hand:
             return NotifyOutcome(False, f"{why}; notifications wait for a complete post")
         out.warnings.append(f"notify {record.date}: {why}; sending anyway (by hand)")
-    digest = build_digest(record, topics=topics, labels=labels, site_url=site_url, anchor_for=anchor_for)
-    own_http = http is None and not dry_run
-    client = httpx.Client() if own_http else http
+    digest = build_digest(record, topics=c.topics, labels=c.labels, site_url=c.site_url, anchor_for=c.anchor_for)
+    own_http = d.http is None and not m.dry_run
+    client = httpx.Client() if own_http else d.http
     try:
         for ch in channels:
-            if ch.name in done and only is None and not dry_run:
-                out.skipped[ch.name] = f"already sent at {done[ch.name]}"
-                continue
-            view = digest.select(ch.topics, ch.keywords)
-            if not view.papers:
-                out.skipped[ch.name] = "no paper matches the channel's filters" if view.filtered else "no papers"
-                continue
-            messages = build_messages(ch, view, clock())
-            if dry_run:
-                out.previews.append(Redactor(channel_secrets(ch, env))(preview(ch, messages)))
-                continue
-            result = _send(ch, messages, env, client, smtp_factory, clock)
-            if result.ok:
-                out.sent[ch.name] = clock().isoformat(timespec="seconds")
-            else:
-                out.failed[ch.name] = result.reason
-                out.warnings.append(
-                    f"notify {record.date}: channel {ch.name} ({ch.kind}) not sent: {result.reason}; "
-                    "the next run tries again"
-                )
+            _pass_channel(ch, digest, out, _Pass(record.date, dict(already_sent or {}), env, client, d, m))
     finally:
         if own_http and client is not None:
             client.close()
     return out
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One notify pass's shared state, as each channel sees it."""
+
+    day: str
+    done: dict[str, str]
+    env: Mapping[str, str]
+    client: httpx.Client | None
+    delivery: Delivery
+    mode: Mode
+
+
+def _pass_channel(ch: Any, digest: DayDigest, out: NotifyOutcome, p: _Pass) -> None:
+    """Send (or preview, or skip) one channel, recording what happened in `out`."""
+    if ch.name in p.done and p.mode.only is None and not p.mode.dry_run:
+        out.skipped[ch.name] = f"already sent at {p.done[ch.name]}"
+        return
+    view = digest.select(ch.topics, ch.keywords)
+    if not view.papers:
+        out.skipped[ch.name] = "no paper matches the channel's filters" if view.filtered else "no papers"
+        return
+    clock = p.delivery.clock
+    messages = build_messages(ch, view, clock())
+    if p.mode.dry_run:
+        out.previews.append(Redactor(channel_secrets(ch, p.env))(preview(ch, messages)))
+        return
+    result = _send(ch, messages, p.env, p.client, p.delivery.smtp_factory, clock)
+    if result.ok:
+        out.sent[ch.name] = clock().isoformat(timespec="seconds")
+    else:
+        out.failed[ch.name] = result.reason
+        out.warnings.append(f"notify {p.day}: channel {ch.name} ({ch.kind}) not sent: {result.reason}; "
+                            "the next run tries again")
 
 
 def _send(

@@ -6,8 +6,7 @@ Only the record's `notified` mapping is written (through the record store): the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from digest.core.errors import DigestError, UsageError
@@ -16,8 +15,7 @@ from digest.core.services import Services
 from digest.core.store import RecordStore
 from digest.core.urls import paper_anchors
 from digest.publish.base import PublishContext, Published
-from digest.publish.notify.core import NotifyOutcome, notify_day
-from digest.publish.notify.message import TopicSource
+from digest.publish.notify.core import Delivery, MessageContent, Mode, NotifyOutcome, notify_day
 
 if TYPE_CHECKING:
     from digest.core.config import Config
@@ -54,28 +52,20 @@ def topics_of(taxonomy: Taxonomy) -> Callable[[Entry], list[str]]:
     return topics
 
 
-@dataclass(frozen=True)
-class _Content:
-    """The arguments notify_day needs to build a day's messages the way the site shows it."""
-
-    topics: TopicSource
-    labels: Mapping[str, str]
-    site_url: str | None
-    anchor_for: Callable[[Entry], str]
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"topics": self.topics, "labels": self.labels, "site_url": self.site_url, "anchor_for": self.anchor_for}
-
-
-def _content(cfg: Config, record: DayRecord) -> _Content:
+def _content(cfg: Config, record: DayRecord) -> MessageContent:
+    """What a day's messages say beyond the record, the way the site shows it (topics, labels, links)."""
     taxonomy = load_topics(cfg)
     anchors = site_anchors(record)
-    return _Content(
+    return MessageContent(
         topics=topics_of(taxonomy),
         labels=taxonomy.labels(),
         site_url=site_url(cfg) or None,
         anchor_for=lambda e: anchors.get(e.id, ""),
     )
+
+
+def _delivery(services: Services) -> Delivery:
+    return Delivery(environ=services.environ, http=services.http, clock=services.clock)
 
 
 class Notifications:
@@ -105,15 +95,8 @@ def notify_published(
         return None
     rep = services.reporter
     try:
-        outcome = notify_day(
-            record,
-            cfg.notify,
-            environ=services.environ,
-            http=services.http,
-            clock=services.clock,
-            already_sent=record.notified,
-            **_content(cfg, record).kwargs(),
-        )
+        outcome = notify_day(record, cfg.notify, already_sent=record.notified, delivery=_delivery(services),
+                             content=_content(cfg, record))
     except DigestError as exc:  # e.g. a broken topics file: the post is out, the next run tries again
         rep.warn(f"notify {record.date}: not sent ({exc}); the next run tries again")
         return None
@@ -159,19 +142,10 @@ def notify_by_hand(
         record = store.load(day)
         if record is None:
             raise UsageError(f"notify: no record for {day} in {cfg.records_dir}; run or import that day first")
-        code, sent = notify_command(
-            record,
-            cfg.notify,
-            already_sent=record.notified,
-            only=channel,
-            dry_run=dry_run,
-            echo=echo,
-            warn=services.reporter.warn,
-            environ=services.environ,
-            http=services.http,
-            clock=services.clock,
-            **_content(cfg, record).kwargs(),
-        )
+        code, sent = notify_command(record, cfg.notify, already_sent=record.notified, echo=echo,
+                                    warn=services.reporter.warn,
+                                    send=(_delivery(services), _content(cfg, record)),
+                                    mode=Mode(only=channel, dry_run=dry_run))
         if not dry_run:
             store.add_notified(day, {k: v for k, v in sent.items() if record.notified.get(k) != v})
         return code
