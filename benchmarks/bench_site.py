@@ -2,7 +2,8 @@
 
     /work/venv/bin/python benchmarks/bench_site.py [--posts 140] [--keep]
 
-The real posts are imported from ../shared/seeds with the importer (as `digest import` does). When there are
+The real posts are imported from ../shared/oldblog/_posts (else ../shared/seeds) with the importer (as
+`digest import` does). When there are
 fewer real posts than --posts, their records are repeated on consecutive earlier dates (paper ids made unique
 per day) until there are --posts days, so the site has the archive's size with real text. The whole
 `digest build` (topics recomputed, every page, the Pagefind index) runs as a child process, the way the
@@ -11,6 +12,7 @@ workflow runs it; it is timed twice, the second time with the records' topics al
 Targets (issue 15): topic pages for every slug in use; on the hand-labelled sample (tests/data/
 topics_labelled.yaml, the seeds' papers with their real imported Chinese abstracts), the main subject among
 the topics for >= 85%; <= 2.2 topics per paper; the build, search index included, within 30 s.
+Issue 22: a page per paper (papers/<id>/index.html), every one of them in the search index.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from digest.publish.importer import parse_post
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"
+OLDBLOG = ROOT.parent / "shared" / "oldblog" / "_posts"
+POSTS = OLDBLOG if OLDBLOG.is_dir() else SEEDS  # the most real posts there are
 LABELLED = ROOT / "tests" / "data" / "topics_labelled.yaml"
 TARGET_S = 30.0
 
@@ -41,12 +45,12 @@ TARGET_S = 30.0
 def make_records(records: Path, posts: int) -> tuple[int, int]:
     """Import the seeds and repeat their records back in time up to `posts` days; (real posts, papers)."""
     real = []
-    for f in sorted(SEEDS.glob("*.md")):
+    for f in sorted(POSTS.glob("*.md")):
         record = parse_post(f.read_text(encoding="utf-8"), f.name).record
         if record is not None:
             real.append(record)
     if not real:
-        raise SystemExit(f"no seed posts under {SEEDS}")
+        raise SystemExit(f"no posts under {POSTS}")
     oldest = min(date.fromisoformat(r.date) for r in real)
     papers = 0
     for n in range(posts):
@@ -123,6 +127,9 @@ def main() -> int:
         n, hit_rate, labelled_mean, misses = labelled_figures()
         files = [p for p in out.rglob("*") if p.is_file()]
         index_files = [p for p in files if "pagefind" in p.relative_to(out).parts]
+        paper_pages = len(list((out / "papers").glob("*/index.html")))
+        indexed = json.loads((out / "pagefind" / "pagefind-entry.json").read_text("utf-8"))["languages"]
+        indexed_pages = sum(int(lang.get("page_count", 0)) for lang in indexed.values())
         figures = {
             "real_posts": real,
             "posts": args.posts,
@@ -137,6 +144,8 @@ def main() -> int:
             "labelled_mean_topics": round(labelled_mean, 2),
             "site_files": len(files),
             "site_mb": round(sum(p.stat().st_size for p in files) / 1e6, 1),
+            "paper_pages": paper_pages,
+            "indexed_pages": indexed_pages,
             "index_files": len(index_files),
             "index_mb": round(sum(p.stat().st_size for p in index_files) / 1e6, 1),
             "feed_kb": round((out / "feed.xml").stat().st_size / 1e3, 1),
@@ -144,11 +153,12 @@ def main() -> int:
         ok = {
             "build": max(first_s, second_s) <= TARGET_S,
             "topic pages": not missing_pages,
+            "paper pages": paper_pages == indexed_pages > 0,
             "hit rate": hit_rate >= 0.85,
             "mean topics": mean_topics <= 2.2 and labelled_mean <= 2.2,
         }
         print(f"digest build said: {said.splitlines()[-1] if said else ''}")
-        print(f"{real} real posts imported from {SEEDS}; {args.posts} days, {papers} papers "
+        print(f"{real} real posts imported from {POSTS}; {args.posts} days, {papers} papers "
               f"({args.posts - real} days are the real records repeated on earlier dates)")
         print(f"build incl. search index: {first_s:.2f} s (topics recomputed), {second_s:.2f} s (again); "
               f"target <= {TARGET_S:.0f} s {'OK' if ok['build'] else 'FAIL'}")
@@ -158,6 +168,7 @@ def main() -> int:
         print(f"hand-labelled seed papers: {n}, main subject among topics {hit_rate:.1%} (target >= 85%), "
               f"{labelled_mean:.2f} topics each (target <= 2.2)")
         print("misses (labelled -> classified):\n" + ("\n".join(misses) or "  none"))
+        print(f"paper pages: {paper_pages}, pages in the search index: {indexed_pages}")
         print(f"site: {len(files)} files, {figures['site_mb']} MB; search index {len(index_files)} files, "
               f"{figures['index_mb']} MB; feed.xml {figures['feed_kb']} kB")
         print(json.dumps({"bench": "site", **figures, "ok": all(ok.values())}))

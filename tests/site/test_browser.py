@@ -429,26 +429,41 @@ def test_old_blog_chinese_terms_find_the_papers_that_say_them(
     assert search_in_browser(page, site, some_id)["ids"][:1] == [some_id]
 
 
+def test_search_from_the_url_finds_the_paper_by_a_chinese_term(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/search/?q=%E5%9C%B0%E7%90%86%E5%AE%9A%E4%BD%8D")  # 地理定位
+    wait_for(page, SEARCH_READY)
+    links = page.js("[...document.querySelectorAll('.search-result .result-title a')].map(a => a.href)")
+    assert links, page.js("document.querySelector('#search').innerText")
+    # one result per paper: its own page, not the day it was posted on
+    assert links[0] == f"{served_site}/papers/2601.03227/"
+    assert all("/papers/" in link and "#" not in link for link in links)
+    assert page.js("document.querySelector('.search-input').value") == "地理定位"
+    assert "Geo-Localization" in page.js("document.querySelector('.search-result').innerText")
+    page.goto(links[0])
+    assert "Geo-Localization" in page.js("document.querySelector('h1').innerText")
+    assert page.js("document.querySelector('meta[name=citation_arxiv_id]').content") == "2601.03227"
+
+
 def test_a_topic_page_lists_papers_and_links_to_them(served_site: str, page: Page) -> None:
     page.viewport(1100, 900)
     page.goto(f"{served_site}/")
-    page.click(".site-nav a[href$='topics/']")
-    wait_for(page, "location.pathname === '/topics/' && document.readyState === 'complete'")
-    assert page.js("location.pathname") == "/topics/"
+    page.click(".site-nav a[href$='topics/index.html']")
+    wait_for(page, "location.pathname === '/topics/index.html' && document.readyState === 'complete'")
+    assert page.js("document.querySelectorAll('svg.chart title').length") >= 3  # a chart per topic
     page.click("a.topic-audio-llm")
-    wait_for(page, "location.pathname === '/topics/audio-llm/' && document.readyState === 'complete'")
+    wait_for(page, "location.pathname === '/topics/audio-llm/index.html' && document.readyState === 'complete'")
     assert page.js("document.querySelector('h1').innerText") == "音频大模型与对话"
     items = page.js("[...document.querySelectorAll('.topic-papers .paper-link')].map(a => a.getAttribute('href'))")
-    assert len(items) >= 3
-    days = [i.split("/arxiv.html")[0][-10:] for i in items]
-    assert days == sorted(days, reverse=True)  # newest first
+    assert len(items) >= 3 and all(i.startswith("../../papers/") for i in items)
+    days = page.js("[...document.querySelectorAll('.topic-papers .paper-sub time')].map(t => t.dateTime)")
+    assert len(days) == len(items) and days == sorted(days, reverse=True)  # newest first
     page.screenshot(artifacts_dir() / "topic-page.png")
     page.click(".topic-papers .paper-link")
-    wait_for(page, "location.hash.length > 1 && document.readyState === 'complete'")
-    anchor = page.js("location.hash.slice(1)")
-    assert page.js(f"document.getElementById({json.dumps(anchor)}).tagName") == "H2"
-    # the chips of the opened paper name the topic the reader came from
-    assert "音频大模型与对话" in page.js(f"document.getElementById({json.dumps(anchor)}).nextElementSibling.innerText")
+    wait_for(page, "location.pathname.startsWith('/papers/') && document.readyState === 'complete'")
+    # the opened paper's page names the topic the reader came from
+    assert "音频大模型与对话" in page.js("document.querySelector('.post-header .topics').innerText")
+    page.screenshot(artifacts_dir() / "paper-page.png")
 
 
 def test_table_of_contents_jumps_to_the_paper(served_site: str, page: Page) -> None:

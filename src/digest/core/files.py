@@ -10,15 +10,16 @@ from pathlib import Path
 from digest.core.errors import DigestError
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over the target."""
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write to a temp file in the same folder, fsync (unless `durable` is off), then rename over the target."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -26,8 +27,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def file_in_the_way(folder: Path) -> Path | None:
@@ -38,10 +39,13 @@ def file_in_the_way(folder: Path) -> Path | None:
     return None
 
 
-def write_or_fail(path: Path, text: str, what: str) -> None:
-    """Atomic write that turns an OS error into one clear message (the old file stays)."""
+def write_or_fail(path: Path, text: str, what: str, *, durable: bool = True) -> None:
+    """Atomic write that turns an OS error into one clear message (the old file stays).
+
+    `durable=False` skips the fsync: for files rebuilt from others (site pages), where a crash costs a rebuild.
+    """
     try:
-        atomic_write_text(path, text)
+        atomic_write_text(path, text, durable=durable)
     except OSError as exc:
         blocker = file_in_the_way(path.parent)
         if blocker is not None:

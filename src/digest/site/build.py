@@ -194,9 +194,15 @@ class _Writer:
 
     def __call__(self, rel: str, text: str) -> None:
         path = self.out_dir / rel
-        write_or_fail(path, text, "site page")
-        os.chmod(path, FILE_MODE)  # atomic writes go through a private temp file (0600)
         self.result.pages.append(path)
+        try:
+            if path.read_bytes() == text.encode("utf-8"):
+                return  # unchanged: a rebuild rewrites only what changed (make_public still sets the mode)
+        except OSError:
+            pass
+        # No fsync: every page is made again by the next build, and an archive has thousands (one per paper).
+        write_or_fail(path, text, "site page", durable=False)
+        os.chmod(path, FILE_MODE)  # atomic writes go through a private temp file (0600)
 
 
 def make_public(out_dir: Path, files: Iterable[Path]) -> None:
