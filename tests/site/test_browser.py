@@ -429,6 +429,22 @@ def test_old_blog_chinese_terms_find_the_papers_that_say_them(
     assert search_in_browser(page, site, some_id)["ids"][:1] == [some_id]
 
 
+def test_search_from_the_url_finds_the_paper_by_a_chinese_term(served_site: str, page: Page) -> None:
+    page.viewport(1100, 900)
+    page.goto(f"{served_site}/search/?q=%E5%9C%B0%E7%90%86%E5%AE%9A%E4%BD%8D")  # 地理定位
+    wait_for(page, SEARCH_READY)
+    links = page.js("[...document.querySelectorAll('.search-result .result-title a')].map(a => a.href)")
+    assert links, page.js("document.querySelector('#search').innerText")
+    # one result per paper: its own page, not the day it was posted on
+    assert links[0] == f"{served_site}/papers/2601.03227/"
+    assert all("/papers/" in link and "#" not in link for link in links)
+    assert page.js("document.querySelector('.search-input').value") == "地理定位"
+    assert "Geo-Localization" in page.js("document.querySelector('.search-result').innerText")
+    page.goto(links[0])
+    assert "Geo-Localization" in page.js("document.querySelector('h1').innerText")
+    assert page.js("document.querySelector('meta[name=citation_arxiv_id]').content") == "2601.03227"
+
+
 def test_a_topic_page_lists_papers_and_links_to_them(served_site: str, page: Page) -> None:
     page.viewport(1100, 900)
     page.goto(f"{served_site}/")
