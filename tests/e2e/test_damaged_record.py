@@ -92,3 +92,23 @@ def test_drift_is_reported_by_build_and_render(tmp_path: Path) -> None:
         proc = site.digest("render", "--all")
         assert proc.returncode == 0
         assert f"warning: {site.post_file}: post without a record, so the site does not show it" in proc.stderr
+
+
+def test_the_last_run_of_a_morning_tells_the_owner_with_exit_3(tmp_path: Path) -> None:
+    with HostileSite(tmp_path, 1) as site:
+        assert site.run().returncode == 0
+        cut = _damage(site)
+        proc = site.digest("run", "--date", OTHER, "--strict")
+        assert proc.returncode == 3, proc.stderr
+        assert f"--strict: 1 damaged record(s), read-only until restored: {site.record_file} (exit 3)" in proc.stderr
+        assert site.record_file.read_bytes() == cut
+
+
+def test_the_daily_workflow_runs_even_when_the_preflight_fails() -> None:
+    import yaml
+
+    workflow = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "daily.yml"
+    steps = next(iter(yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"].values()))["steps"]
+    names = [s.get("name") for s in steps]
+    run = steps[names.index("Run")]
+    assert names.index("Preflight") < names.index("Run") and run.get("if") == "${{ !cancelled() }}"
