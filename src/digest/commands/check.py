@@ -234,8 +234,8 @@ def run_checks(
             ahttp.close()
 
     results += [check_folder(label, key, path) for label, key, path in _site_folders(cfg)]
-    results.append(check_cache(cfg))
     results += check_records(cfg)
+    results.append(check_cache(cfg))
     results += [check_channel(n, ch, environ) for n, ch in enumerate(cfg.notify.channels)]
     return results
 
