@@ -30,7 +30,8 @@ class Context:
         """The config file, validated, with the checks that need the taxonomy (notify topics) done too."""
         from digest.enrich.config_checks import check_notify_topics
 
-        cfg = load_config(self.config_path, required=self.config_path is not None)
+        # No silent defaults: a cron line without `cd` must not start a blog wherever it happens to run.
+        cfg = load_config(self.config_path, required=True)
         check_notify_topics(cfg, str(self.config_path or "config.yaml"))
         return cfg
 

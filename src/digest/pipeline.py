@@ -32,6 +32,7 @@ from digest.fetch.client import arxiv_client
 from digest.fetch.windows import fetch_windows
 from digest.publish.base import PublishContext, Published, Publisher, publish_all
 from digest.publish.outputs import registered
+from digest.publish.posts import post_base_ids
 
 if TYPE_CHECKING:
     from digest.enrich.budget import TokenBudget
@@ -58,7 +59,7 @@ class _Run:
     budget: TokenBudget | None = None  # one token budget for every day of the run
 
     def __post_init__(self) -> None:
-        self.store = RecordStore.of(self.cfg, self.services)
+        self.store = RecordStore.of(self.cfg, self.services, post_ids=post_base_ids)
         self.env = template_env(self.cfg.templates_dir)
         self.publishers = registered()
 
@@ -89,12 +90,12 @@ def run_days(
 def _run_days(run: _Run, days: list[date]) -> list[DayOutcome]:
     """Under the site lock: skip what backfill may skip, run the rest; the outcomes by day."""
     with run.store.locked(run.command):
-        days = sorted(set(days))
-        previous = {d: run.store.load(d.isoformat()) for d in days}  # a broken record stops here
-        outcomes: list[DayOutcome] = []
+        # A damaged record stops a run of its own day; backfill reports it and goes on with the others.
+        loaded, damaged = run.store.load_days(sorted({d.isoformat() for d in days}), skip_damaged=run.skip_complete)
+        previous = {date.fromisoformat(d): record for d, record in loaded.items()}
+        outcomes = [DayOutcome(day=d, reason="its record is damaged, so the day is read-only") for d in damaged]
         todo = []
-        for d in days:
-            record = previous[d]
+        for d, record in previous.items():
             if run.skip_complete and not run.force and record is not None and planning.complete(record):
                 outcomes.append(DayOutcome(day=d.isoformat(), reason="already complete (use --force to redo)"))
                 run.services.reporter.detail(f"{d}: post already complete, skipped")
@@ -113,7 +114,7 @@ def _run_days(run: _Run, days: list[date]) -> list[DayOutcome]:
 def _prune(run: _Run) -> Pruned:
     """Cache retention after the days are written: old complete days' downloads, superseded prompts' results."""
     cfg = run.cfg
-    days = [DayPapers.of(r) for d in run.store.days() if (r := run.store.load(d)) is not None]
+    days = [DayPapers.of(r) for r in run.store.readable()]
     if run.model is None:  # without a model a run cannot tell which prompts are current: results stay
         keys = None
     else:
@@ -204,7 +205,7 @@ def note_new_versions(run: _Run, listing: Listing | None, posted: PostedIndex) -
     """
     changed: list[str] = []
     for day, newest in sorted(planning.replaced_papers(listing, posted).items()):
-        record = run.store.load(day)
+        record = run.store.load_writable(day)
         if record is None or listing is None:
             continue
         before = dump_record(record)

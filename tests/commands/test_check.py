@@ -57,7 +57,7 @@ def test_every_check_passes_against_the_stand_ins(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert [ln.split(":")[0].split(None, 1) for ln in lines] == [
             ["ok", "config"], ["ok", "key"], ["ok", "model"], ["ok", "arXiv API"], ["ok", "listing feed"],
-            ["ok", "posts folder"], ["ok", "records folder"], ["ok", "cache folder"], ["ok", "cache"],
+            ["ok", "posts folder"], ["ok", "records folder"], ["ok", "cache folder"], ["ok", "records"], ["ok", "cache"],
         ]
         assert "ok    key: DIGEST_TEST_KEY is set (llm.api_key_env)" in lines
         assert f"ok    cache: 0 files, 0.0 MB in {tmp_path / '.cache' / 'digest'}" in lines[-1]
@@ -83,7 +83,7 @@ def test_key_unset_fails_naming_the_variable(tmp_path: Path) -> None:
         assert lines[2] == "skip  model: not asked, the key in DIGEST_TEST_KEY is missing"
         assert all(ln.startswith("ok") for ln in lines[3:])
         assert not [r for r in chat.requests if r.path.endswith("/models")]
-        assert "1 of 9 checks failed (1 skipped)" in proc.stderr
+        assert "1 of 10 checks failed (1 skipped)" in proc.stderr
         quiet = _digest(tmp_path, "check", "--quiet", env=_env())
         assert quiet.returncode == 1
         assert quiet.stdout.splitlines() == lines[1:3]  # only what needs fixing

@@ -39,6 +39,7 @@ def test_import_then_render_reproduces_every_seed(tmp_path: Path) -> None:
 def test_record_format_is_stable_utf8_json(tmp_path: Path) -> None:
     seed = write_standard_posts(tmp_path / "old")[0]
     site = tmp_path
+    (site / "config.yaml").write_text("site:\n  posts_dir: _posts\n", encoding="utf-8")  # no config, no run
     assert _digest("import", str(seed), cwd=site).returncode == 0
     path = site / "_data" / "digest" / f"{seed.name[:10]}.json"
     raw = path.read_text(encoding="utf-8")
@@ -149,6 +150,7 @@ def test_unparseable_parts_are_reported_with_file_and_line() -> None:
 
 def test_import_of_a_missing_path_exits_2_and_imports_nothing(tmp_path: Path) -> None:
     post = write_standard_posts(tmp_path / "old")[0]
+    (tmp_path / "config.yaml").write_text("site:\n  posts_dir: _posts\n", encoding="utf-8")  # no config, no run
     proc = _digest("import", str(post), str(tmp_path / "missing.md"), cwd=tmp_path)
     assert proc.returncode == 2
     assert "no such file or folder" in proc.stderr and "missing.md" in proc.stderr

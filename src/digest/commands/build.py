@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from digest.commands.drift import report_drift
 from digest.core.config import Config, SiteConfig
 from digest.core.errors import UsageError
 from digest.core.services import Services
 from digest.core.store import RecordStore
 from digest.enrich.topics import load_taxonomy
-from digest.publish.posts import refresh_topics
+from digest.publish.posts import posts_without_record, refresh_topics
 from digest.site.build import build_site, site_env
 
 
@@ -27,11 +28,16 @@ def build_command(cfg: Config, services: Services, out: Path, url: str | None, *
     rep = services.reporter
     url = _site_url(url)
     taxonomy = load_taxonomy(cfg.topics_file)
-    updated = refresh_topics(cfg, taxonomy, RecordStore.of(cfg, services))
+    store = RecordStore.of(cfg, services)
+    store.warn = None  # a damaged record is reported once, below, with what the site shows instead
+    updated = refresh_topics(cfg, taxonomy, store)
     if updated:
         rep.info(f"topics recomputed for {len(updated)} record(s) (taxonomy {taxonomy.fingerprint})")
     result = build_site(cfg.records_dir, out, config=cfg, env=site_env(cfg.templates_dir), base_url=url or "",
                         taxonomy=taxonomy, search=search)
+    for line in result.damaged:
+        rep.warn(line)
+    report_drift(rep, posts_without_record(cfg, store), [out / rel for rel in result.removed])
     indexed = "" if result.search_pages is None else f", {result.search_pages} in the search index"
     rep.info(
         f"built {result.posts} post page(s), {len(result.topics)} topic(s){indexed} into {out} "

@@ -17,6 +17,7 @@ from digest.core.errors import ConfigError, DigestError
 from digest.core.failures import Failure
 from digest.core.files import file_in_the_way
 from digest.core.http import USER_AGENT
+from digest.core.store import RecordStore, restore_hint
 from digest.enrich.model import BadAnswer, ModelError, OpenAIModel, Unreachable, provider_configs
 
 if TYPE_CHECKING:
@@ -236,9 +237,21 @@ def run_checks(
             ahttp.close()
 
     results += [check_folder(label, key, path) for label, key, path in _site_folders(cfg)]
+    results += check_records(cfg)
     results.append(check_cache(cfg))
     results += [check_channel(n, ch, environ) for n, ch in enumerate(cfg.notify.channels)]
     return results
+
+
+def check_records(cfg: Config) -> list[Check]:
+    """Every day record reads: a damaged one is a failure naming the file and how to restore it."""
+    store = RecordStore.of(cfg)
+    damaged = store.damaged()
+    if not damaged:
+        return [Check(True, f"records: {len(store.days())} day record(s) in {cfg.records_dir} read")]
+    return [Check(False, f"records: {exc.path}: {exc.problem} (its day is read-only: runs never overwrite it)",
+                  restore_hint(exc.path, exc.post).removesuffix(" — digest will not overwrite it"))
+            for exc in damaged]
 
 
 def check_cache(cfg: Config) -> Check:

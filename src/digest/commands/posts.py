@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from digest.commands.args import parse_day
+from digest.commands.drift import report_drift
 from digest.core.config import Config
 from digest.core.errors import UsageError
 from digest.core.services import Services
 from digest.core.store import RecordStore
-from digest.publish.posts import import_posts, render_posts
+from digest.publish.posts import import_posts, posts_without_record, render_posts
 
 
 def import_command(cfg: Config, services: Services, paths: list[Path]) -> int:
@@ -36,7 +37,10 @@ def check_render_args(day: str | None, all_: bool) -> None:
 def render_command(cfg: Config, services: Services, day: str | None) -> int:
     """Re-render one day's post (or, with day None, every post) from the records."""
     days = None if day is None else [parse_day(day).isoformat()]
-    done = render_posts(cfg, days, RecordStore.of(cfg, services))
+    store = RecordStore.of(cfg, services)
+    done = render_posts(cfg, days, store)
     changed = sum(1 for _, c in done if c)
     services.reporter.info(f"rendered {len(done)} post(s), {changed} changed, into {cfg.posts_dir}")
+    if days is None:
+        report_drift(services.reporter, posts_without_record(cfg, store))
     return 0

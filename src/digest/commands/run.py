@@ -8,6 +8,7 @@ from digest.commands.args import not_future, parse_day
 from digest.commands.summary import summarise
 from digest.core.config import Config
 from digest.core.services import Services
+from digest.core.store import RecordStore
 from digest.core.window import latest_anchor_date
 from digest.pipeline import backfill, run_days
 
@@ -17,7 +18,18 @@ def run_command(cfg: Config, services: Services, day: str | None, echo_err: Call
     """Run one date (default: the latest anchor at or before now); the exit code of the summary."""
     d = not_future(parse_day(day), cfg, services) if day else latest_anchor_date(services.clock(), cfg.window)
     outcomes = run_days(cfg, [d], services, no_llm=no_llm, force=force)
-    return summarise(services.reporter, outcomes, echo_err, strict=strict)
+    code = summarise(services.reporter, outcomes, echo_err, strict=strict)
+    return max(code, damaged_exit(cfg, services)) if strict and code != 1 else code
+
+
+def damaged_exit(cfg: Config, services: Services) -> int:
+    """With --strict (the last run of a morning): a damaged record of another day reaches the owner as exit 3."""
+    damaged = RecordStore.of(cfg, services).damaged()
+    if not damaged:
+        return 0
+    names = ", ".join(str(exc.path) for exc in damaged)
+    services.reporter.warn(f"--strict: {len(damaged)} damaged record(s), read-only until restored: {names} (exit 3)")
+    return 3
 
 
 def backfill_command(cfg: Config, services: Services, start: str, end: str | None,

@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -40,32 +40,46 @@ def write_record(records_dir: Path, record: DayRecord) -> Path:
     return path
 
 
-def read_record(path: Path) -> DayRecord:
-    """Read one record; a broken file is a RecordError naming it (and is never overwritten)."""
+class DamagedRecord(RecordError):
+    """A record file that is not valid JSON or not a day record: that day is read-only until it is restored."""
+
+    def __init__(self, path: Path, problem: str, post: Path | None = None) -> None:
+        self.path, self.problem, self.post = path, problem, post
+        super().__init__(f"{path}: {problem}; {restore_hint(path, post)}")
+
+
+def restore_hint(path: Path, post: Path | None) -> str:
+    """How to get a damaged record back: from git when the folder is a repository, or from its post."""
+    ways = []
+    if any((p / ".git").exists() for p in path.resolve().parents):
+        ways.append(f"`git checkout -- {path}`")
+    if post is not None and post.is_file():
+        ways.append(f"re-import its post with `digest import {post}`")
+    how = f"restore it with {' or '.join(ways)}" if ways else "fix it by hand"
+    return f"{how} — digest will not overwrite it"
+
+
+def read_record(path: Path, post: Path | None = None) -> DayRecord:
+    """Read one record; a broken file is a DamagedRecord naming it and how to restore it (`post`: its post)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise RecordError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "fix or delete the file by hand — digest will not overwrite it"
-        ) from None
+        raise DamagedRecord(path, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                            post) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{path}: cannot read ({exc})") from None
+        raise DamagedRecord(path, f"cannot read ({exc})", post) from None
     try:
         return DayRecord.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise RecordError(
-            f"{path}: not a day record ({loc}: {err['msg']}); "
-            "fix or delete the file by hand — digest will not overwrite it"
-        ) from None
+        raise DamagedRecord(path, f"not a day record ({loc}: {err['msg']})", post) from None
 
 
-def load_record(records_dir: Path, day: str) -> DayRecord | None:
+def load_record(records_dir: Path, day: str, post: Path | None = None) -> DayRecord | None:
     """The day's record, or None when the day has none."""
     path = record_path(records_dir, day)
-    return read_record(path) if path.exists() else None
+    return read_record(path, post) if path.exists() else None
 
 
 def record_days(records_dir: Path) -> list[str]:
@@ -76,13 +90,24 @@ def record_days(records_dir: Path) -> list[str]:
 
 
 class PostedIndex:
-    """Which day's post shows each base arXiv id (dedupe across days): the records are read once per run."""
+    """Which day's post shows each base arXiv id (dedupe across days): the records are read once per run.
 
-    def __init__(self, records_dir: Path) -> None:
-        self._by_day = {
-            day: [e.base_id for e in read_record(record_path(records_dir, day)).papers]
-            for day in record_days(records_dir)
-        }
+    A damaged record's papers still count as posted: `post_ids` reads them from the day's post instead.
+    """
+
+    def __init__(self, records_dir: Path, posts_dir: Path | None = None,
+                 post_ids: Callable[[Path], list[str]] | None = None,
+                 on_damaged: Callable[[DamagedRecord], None] | None = None) -> None:
+        self._by_day: dict[str, list[str]] = {}
+        for day in record_days(records_dir):
+            post = post_path(posts_dir, day) if posts_dir is not None else None
+            try:
+                self._by_day[day] = [e.base_id for e in read_record(record_path(records_dir, day), post).papers]
+            except DamagedRecord as exc:
+                if on_damaged is None:
+                    raise
+                on_damaged(exc)
+                self._by_day[day] = post_ids(post) if post_ids is not None and post is not None else []
 
     def excluding(self, day: str) -> dict[str, str]:
         """Base id -> the earliest other day whose post shows it."""
@@ -125,12 +150,18 @@ class RecordStore:
     lock_wait: float = 0.0  # site.lock_timeout_seconds
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] | None = None
+    # The base ids a post file shows (publish reads posts; core cannot): how a damaged day's papers stay posted.
+    post_ids: Callable[[Path], list[str]] | None = None
+    warn: Callable[[str], None] | None = None  # where a damaged record is reported (once per file)
+    _warned: set[Path] = field(default_factory=set, init=False, repr=False)
 
     @classmethod
-    def of(cls, cfg: Config, services: Services | None = None) -> RecordStore:
-        """The store of a configured site, with the command's sleep and clock for the lock."""
+    def of(cls, cfg: Config, services: Services | None = None, *,
+           post_ids: Callable[[Path], list[str]] | None = None) -> RecordStore:
+        """The store of a configured site, with the command's sleep and clock for the lock and its reporter."""
         services = services or Services()
-        return cls(cfg.records_dir, cfg.posts_dir, cfg.site.lock_timeout_seconds, services.sleep, services.clock)
+        return cls(cfg.records_dir, cfg.posts_dir, cfg.site.lock_timeout_seconds, services.sleep, services.clock,
+                   post_ids, services.reporter.warn)
 
     @property
     def lock_path(self) -> Path:
@@ -156,12 +187,61 @@ class RecordStore:
         return record_days(self.records_dir)
 
     def load(self, day: str) -> DayRecord | None:
-        """The day's record, None when it has none; a broken file is a RecordError."""
-        return load_record(self.records_dir, day)
+        """The day's record, None when it has none; a broken file is a DamagedRecord."""
+        return load_record(self.records_dir, day, self.post_path(day))
 
     def read(self, day: str) -> DayRecord:
         """The day's record, which must exist."""
-        return read_record(self.path(day))
+        return read_record(self.path(day), self.post_path(day))
+
+    def note_damaged(self, exc: DamagedRecord) -> None:
+        """Report a damaged record once per command: which file, that its day is read-only, how to restore it."""
+        if exc.path in self._warned or self.warn is None:
+            return
+        self._warned.add(exc.path)
+        self.warn(f"{exc.path}: {exc.problem}; {exc.path.stem} is read-only (its papers still count as posted, "
+                  f"its post is left as it is); {restore_hint(exc.path, exc.post)}")
+
+    def load_writable(self, day: str) -> DayRecord | None:
+        """The day's record to change, or None when it has none or is damaged (reported, never overwritten)."""
+        try:
+            return self.load(day)
+        except DamagedRecord as exc:
+            self.note_damaged(exc)
+            return None
+
+    def load_days(self, days: list[str], *, skip_damaged: bool) -> tuple[dict[str, DayRecord | None], list[str]]:
+        """The records of `days` and the damaged ones among them (raised unless `skip_damaged`: then reported)."""
+        loaded: dict[str, DayRecord | None] = {}
+        damaged: list[str] = []
+        for day in days:
+            try:
+                loaded[day] = self.load(day)
+            except DamagedRecord as exc:
+                if not skip_damaged:
+                    raise
+                self.note_damaged(exc)
+                damaged.append(day)
+        return loaded, damaged
+
+    def readable(self) -> list[DayRecord]:
+        """Every record that reads, oldest first; damaged ones are reported and left out."""
+        out = []
+        for day in self.days():
+            record = self.load_writable(day)
+            if record is not None:
+                out.append(record)
+        return out
+
+    def damaged(self) -> list[DamagedRecord]:
+        """Every record file that does not read, oldest first (reported by nobody: `check` lists them)."""
+        out = []
+        for day in self.days():
+            try:
+                self.read(day)
+            except DamagedRecord as exc:
+                out.append(exc)
+        return out
 
     def save(self, record: DayRecord) -> Path:
         """Write a record atomically (the old file stays on failure)."""
@@ -183,7 +263,7 @@ class RecordStore:
 
     def posted(self) -> PostedIndex:
         """Which day shows each paper, read from the records now."""
-        return PostedIndex(self.records_dir)
+        return PostedIndex(self.records_dir, self.posts_dir, self.post_ids, self.note_damaged)
 
 
 class Checkpoint:

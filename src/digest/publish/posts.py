@@ -9,14 +9,32 @@ import jinja2
 
 from digest.core.config import Config
 from digest.core.errors import UsageError
-from digest.core.files import write_or_fail
+from digest.core.files import atomic_write_bytes, write_or_fail
 from digest.core.record import DayRecord
-from digest.core.store import RecordStore, dump_record
+from digest.core.store import DamagedRecord, RecordStore, dump_record
 from digest.core.templates import template_env
 from digest.core.urls import post_path
 from digest.enrich.topics import Taxonomy, apply_topics, load_taxonomy
 from digest.publish.importer import find_posts, read_post
-from digest.publish.markdown import render_post
+from digest.publish.markdown import parse_post, render_post
+
+
+def post_base_ids(path: Path) -> list[str]:
+    """The base arXiv ids a post file shows (how a damaged record's papers stay posted); [] when unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    record = parse_post(text, str(path)).record
+    return [e.base_id for e in record.papers] if record is not None else []
+
+
+def posts_without_record(cfg: Config, store: RecordStore) -> list[Path]:
+    """Post files in the posts folder whose day has no record file (drift: the site will not show them)."""
+    if not cfg.posts_dir.is_dir():
+        return []
+    days = set(store.days())
+    return sorted(p for p in cfg.posts_dir.glob("????-??-??-arxiv.md") if p.name[:10] not in days)
 
 
 def write_post(cfg: Config, record: DayRecord, env: jinja2.Environment | None = None) -> tuple[Path, bool]:
@@ -70,7 +88,7 @@ def import_posts(cfg: Config, paths: list[Path], store: RecordStore | None = Non
         for f, record in parsed:
             summary.papers += len(record.papers)
             apply_topics(record, taxonomy)  # as a run would store them, so a second import changes nothing
-            existing = store.load(record.date)
+            existing = _existing(store, record.date, summary)
             if existing is not None:
                 if not existing.source.startswith("import:"):
                     summary.kept_existing.append(record.date)
@@ -86,10 +104,23 @@ def import_posts(cfg: Config, paths: list[Path], store: RecordStore | None = Non
     return summary
 
 
+def _existing(store: RecordStore, day: str, summary: ImportSummary) -> DayRecord | None:
+    """The day's record before an import; a damaged one is kept beside it as <file>.damaged (then replaced)."""
+    try:
+        return store.load(day)
+    except DamagedRecord as exc:
+        aside = exc.path.with_name(exc.path.name + ".damaged")
+        atomic_write_bytes(aside, exc.path.read_bytes())  # byte for byte: nothing of it is lost
+        summary.problems.append(f"{exc.path}: {exc.problem}; replaced by the imported post (the old file is kept "
+                                f"as {aside})")
+        return None
+
+
 def render_posts(cfg: Config, days: list[str] | None, store: RecordStore | None = None) -> list[tuple[str, bool]]:
     """Re-render posts from records (all when days is None); returns (day, changed) pairs."""
     store = store or RecordStore.of(cfg)
     available = store.days()
+    all_days = days is None
     if days is None:
         days = available
     missing = [d for d in days if d not in available]
@@ -100,7 +131,12 @@ def render_posts(cfg: Config, days: list[str] | None, store: RecordStore | None 
     taxonomy = load_taxonomy(cfg.topics_file)
     with store.locked("render"):
         for d in days:
-            record = store.read(d)
+            if all_days:
+                record = store.load_writable(d)  # a damaged day is reported and its post left as it is
+                if record is None:
+                    continue
+            else:
+                record = store.read(d)
             if apply_topics(record, taxonomy):  # the taxonomy changed since the record was classified
                 store.save(record)
             _, changed = write_post(cfg, record, env)
@@ -118,9 +154,8 @@ def refresh_topics(
     store = store or RecordStore.of(cfg)
     updated = []
     with store.locked("build"):
-        for d in store.days():
-            record = store.read(d)
+        for record in store.readable():  # a damaged record is reported and never rewritten
             if apply_topics(record, taxonomy):
                 store.save(record)
-                updated.append(d)
+                updated.append(record.date)
     return updated

@@ -26,10 +26,12 @@ from markupsafe import Markup
 from digest.core.config import Config
 from digest.core.errors import DigestError
 from digest.core.files import write_or_fail
-from digest.core.store import record_path
+from digest.core.record import DayRecord
+from digest.core.store import DamagedRecord, record_path, restore_hint
 from digest.core.templates import template_env
-from digest.core.urls import paper_anchors, post_url
+from digest.core.urls import paper_anchors, post_path, post_url
 from digest.enrich.topics import OTHER, Taxonomy, load_taxonomy
+from digest.publish.markdown import parse_post
 from digest.site.charts import month_axis, month_chart, per_month
 from digest.site.pages import (  # re-exported: callers elsewhere import the page model from here
     DayPage,
@@ -62,6 +64,9 @@ class BuildResult:
     posts: int = 0
     topics: dict[str, int] = field(default_factory=dict)  # slug -> papers, for topics in use
     search_pages: int | None = None  # pages in the search index; None when no index was built
+    damaged: list[str] = field(default_factory=list)  # one line per damaged record: what the site shows instead
+    kept_stale: bool = False  # a damaged day had no readable post: no earlier page was removed
+    removed: list[str] = field(default_factory=list)  # pages an earlier build wrote that this one removed
 
 
 def site_env(user_dir: Path | None = None) -> jinja2.Environment:
@@ -232,16 +237,21 @@ def _owned_before(out_dir: Path) -> list[str]:
     return lines
 
 
-def _remove_stale(out_dir: Path, owned: list[str], written: set[str]) -> None:
+def _remove_stale(out_dir: Path, owned: list[str], written: set[str]) -> list[str]:
+    """Remove what a previous build wrote and this one did not; the pages (relative paths) that were there."""
     # Only files a previous build listed are removed: --out may point at a folder with other things in it.
+    removed = []
     for rel in owned:
         if rel and rel not in written and ".." not in rel.split("/"):
             path = out_dir / rel
+            if path.is_file():
+                removed.append(rel)
             path.unlink(missing_ok=True)
             parent = path.parent
             while parent != out_dir and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()  # an emptied topic or page folder
                 parent = parent.parent
+    return removed
 
 
 def build_site(
@@ -264,9 +274,10 @@ def build_site(
     cfg = config or Config()
     env = env or site_env()
     taxonomy = taxonomy or load_taxonomy(cfg.topics_file)
-    posts = load_pages(records_dir, cfg.site.title, taxonomy=taxonomy)
+    result = BuildResult(out_dir=out_dir)
+    posts = load_pages(records_dir, cfg.site.title, taxonomy=taxonomy, fallback=_PostStandIn(cfg, result))
+    result.posts = len(posts)
     link = _Linker(base_url or cfg.site.url)
-    result = BuildResult(out_dir=out_dir, posts=len(posts))
     topics = topic_pages(posts, taxonomy)
     result.topics = {t.slug: len(t.papers) for t in topics}
     common = {
@@ -299,10 +310,34 @@ def build_site(
     return result
 
 
+class _PostStandIn:
+    """A damaged record's day is shown from its post; without a readable post its old pages stay as they were."""
+
+    def __init__(self, cfg: Config, result: BuildResult) -> None:
+        self.cfg, self.result = cfg, result
+
+    def __call__(self, exc: DamagedRecord) -> DayRecord | None:
+        post = post_path(self.cfg.posts_dir, exc.path.stem)
+        try:
+            record = parse_post(post.read_text(encoding="utf-8"), str(post)).record
+        except (OSError, UnicodeDecodeError):
+            record = None
+        if record is None or record.date != exc.path.stem:
+            self.result.kept_stale, record = True, None
+            shown = "its pages are kept as the last build left them"
+        else:
+            shown = f"its page is built from {post}"
+        self.result.damaged.append(f"{exc.path}: {exc.problem}; {shown}; {restore_hint(exc.path, post)}")
+        return record
+
+
 def _finish(out_dir: Path, owned: list[str], result: BuildResult, search: bool) -> None:
     """Drop what an earlier build wrote and this one did not, index for search, make it all public."""
     written = {p.relative_to(out_dir).as_posix() for p in result.pages}
-    _remove_stale(out_dir, owned, written)
+    if result.kept_stale:
+        written |= {rel for rel in owned if rel}  # still ours: a later build removes them once the day is back
+    else:
+        result.removed = _remove_stale(out_dir, owned, written)
     (out_dir / OLD_MANIFEST).unlink(missing_ok=True)
     if search:
         from digest.site.search import build_search_index

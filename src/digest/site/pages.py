@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from markdown_it import MarkdownIt
 
 from digest.core.errors import DigestError, UsageError
 from digest.core.record import DayRecord, Entry, split_id
-from digest.core.store import read_record, record_days, record_path
+from digest.core.store import DamagedRecord, read_record, record_days, record_path
 from digest.core.urls import page_url, paper_anchors, paper_url, post_path
 from digest.enrich.topics import Taxonomy, apply_topics, load_taxonomy
 from digest.publish.markdown import paper_view, tz_labels
@@ -271,25 +272,42 @@ def _anchor_iso(record: DayRecord, end: dt.datetime) -> str:
     return end.isoformat()
 
 
-def load_records(records_dir: Path) -> list[DayRecord]:
-    """Every day record, newest first; a clear error when the folder is missing."""
+# What a build shows for a day whose record is damaged (its post, read back), or None to leave the day out.
+Fallback = Callable[[DamagedRecord], DayRecord | None]
+
+
+def load_records(records_dir: Path, fallback: Fallback | None = None) -> list[DayRecord]:
+    """Every day record, newest first; a clear error when the folder is missing.
+
+    A damaged record raises, unless `fallback` gives what stands in for it (None: the day is left out).
+    """
     if records_dir.is_file():
         raise UsageError(f"{records_dir}: is a file, not a folder; set site.records_dir in the config to a folder")
     if not records_dir.is_dir():
         raise UsageError(
             f"{records_dir}: no such folder; set site.records_dir in the config, or run or import a day first"
         )
-    return [read_record(record_path(records_dir, d)) for d in sorted(record_days(records_dir), reverse=True)]
+    records = []
+    for d in sorted(record_days(records_dir), reverse=True):
+        try:
+            records.append(read_record(record_path(records_dir, d)))
+        except DamagedRecord as exc:
+            if fallback is None:
+                raise
+            if (stand_in := fallback(exc)) is not None:
+                records.append(stand_in)
+    return records
 
 
 def load_pages(
-    records_dir: Path, title_template: str, md: MarkdownIt | None = None, taxonomy: Taxonomy | None = None
+    records_dir: Path, title_template: str, md: MarkdownIt | None = None, taxonomy: Taxonomy | None = None,
+    fallback: Fallback | None = None,
 ) -> list[DayPage]:
     """Every day record as a page model, newest first (topics recomputed in memory when stale)."""
     md = md or markdown_renderer()
     taxonomy = taxonomy or load_taxonomy()
     pages = []
-    for record in load_records(records_dir):
+    for record in load_records(records_dir, fallback):
         apply_topics(record, taxonomy)
         pages.append(day_page(record, md, title_template, taxonomy))
     return pages

@@ -108,12 +108,22 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def _no_config(p: Path, *, explicit: bool) -> str:
+    """Why a command that writes will not start without a config file, and how to get one."""
+    start = "copy the repository's config.yaml there and edit it, or try `digest demo --out DIR` for a sample site"
+    folder = p.parent.resolve()
+    if explicit:
+        return f"{p}: file not found; check --config, or to start a blog in {folder} {start}"
+    return (f"no config.yaml in {folder}: digest runs only with a config file; cd into your blog's folder "
+            f"or pass --config PATH, or to start a blog here {start}")
+
+
 def load_config(path: Path | str | None, *, required: bool = False) -> Config:
-    """Read and validate a config file; a missing default file means all defaults."""
+    """Read and validate a config file; a missing file is an error when `required` (else all defaults)."""
     p = Path(path) if path is not None else Path("config.yaml")
     if not p.exists():
         if required:
-            raise ConfigError(f"{p}: file not found (pass --config PATH or create it; every key has a default)")
+            raise ConfigError(_no_config(p, explicit=path is not None))
         return parse_config({}, str(p), p.parent.resolve())
     if p.is_dir():
         raise ConfigError(f"{p}: is a folder, expected a YAML file")
