@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from digest.core.config import parse_config
+from digest.core.config.notify import NotifyConfig
 from digest.core.errors import ConfigError
-from digest.core.notify_config import NotifyConfig
 from digest.core.record import TaskResult
 from digest.publish.notify import NotifyOutcome, build_digest, notify_day, parse_notify_config, summary_lines
 from digest.publish.notify import formats as F

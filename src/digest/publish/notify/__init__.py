@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from digest.core.notify_config import Channel, NotifyConfig, parse_notify_config
+    from digest.core.config.notify import Channel, NotifyConfig, parse_notify_config
     from digest.publish.notify.command import notify_command
     from digest.publish.notify.core import NotifyOutcome, notify_day, summary_lines, untranslated
     from digest.publish.notify.formats import build_messages, preview
@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "notify_command": "command",
-    "Channel": "digest.core.notify_config",
-    "NotifyConfig": "digest.core.notify_config",
-    "parse_notify_config": "digest.core.notify_config",
+    "Channel": "digest.core.config.notify",
+    "NotifyConfig": "digest.core.config.notify",
+    "parse_notify_config": "digest.core.config.notify",
     "NotifyOutcome": "core",
     "notify_day": "core",
     "summary_lines": "core",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from digest.core.notify_config import NotifyConfig
+from digest.core.config.notify import NotifyConfig
 from digest.core.record import DayRecord
 from digest.publish.notify.core import Delivery, MessageContent, Mode, notify_day, summary_lines
 

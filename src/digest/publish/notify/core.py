@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from digest.core.notify_config import EmailChannel, NotifyConfig
+from digest.core.config.notify import EmailChannel, NotifyConfig
 from digest.core.record import DayRecord, Entry
 from digest.core.urls import paper_anchor
 from digest.publish.notify.formats import Message, build_messages, preview

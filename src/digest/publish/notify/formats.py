@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from digest.core.notify_config import (
+from digest.core.config.notify import (
     DingtalkChannel,
     DiscordChannel,
     EmailChannel,

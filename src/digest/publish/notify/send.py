@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import httpx
 
-from digest.core.notify_config import DingtalkChannel, EmailChannel, FeishuChannel, TelegramChannel
+from digest.core.config.notify import DingtalkChannel, EmailChannel, FeishuChannel, TelegramChannel
 from digest.publish.notify.formats import Message, Payload, body_bytes
 
 SmtpFactory = Callable[[EmailChannel], smtplib.SMTP]
