@@ -283,8 +283,11 @@ def _site_key(env: jinja2.Environment, common: dict[str, object], cfg: Config, t
         sources.append(name + "\0" + env.loader.get_source(env, name)[0])
     link = common["link"]
     assert isinstance(link, _Linker)
-    return digest_of(__version__, "\0".join(sources), str(common["site_title"]), cfg.site.title, link.base,
-                     " ".join(cfg.arxiv.categories), taxonomy.fingerprint, str(common["serve_command"]))
+    # The code that turns records into pages: a change to it (without a version bump) must show everywhere.
+    package = Path(__file__).resolve().parents[1]
+    code = [f.read_bytes() for part in ("site", "publish", "core") for f in sorted((package / part).glob("*.py"))]
+    return digest_of(__version__, digest_of(*code), "\0".join(sources), str(common["site_title"]), cfg.site.title,
+                     link.base, " ".join(cfg.arxiv.categories), taxonomy.fingerprint, str(common["serve_command"]))
 
 
 def build_site(
