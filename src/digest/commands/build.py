@@ -11,7 +11,7 @@ from digest.core.services import Services
 from digest.core.store import RecordStore
 from digest.enrich.topics import load_taxonomy
 from digest.publish.posts import posts_without_record, refresh_topics
-from digest.site.build import build_site, site_env
+from digest.site.build import SiteOptions, build_site, site_env
 
 
 def _site_url(url: str | None) -> str | None:
@@ -33,8 +33,8 @@ def build_command(cfg: Config, services: Services, out: Path, url: str | None, *
     updated = refresh_topics(cfg, taxonomy, store)
     if updated:
         rep.info(f"topics recomputed for {len(updated)} record(s) (taxonomy {taxonomy.fingerprint})")
-    result = build_site(cfg.records_dir, out, config=cfg, env=site_env(cfg.templates_dir), base_url=url or "",
-                        taxonomy=taxonomy, search=search)
+    look = SiteOptions(env=site_env(cfg.templates_dir), taxonomy=taxonomy)
+    result = build_site(cfg.records_dir, out, look, config=cfg, base_url=url or "", search=search)
     for line in result.damaged:
         rep.warn(line)
     report_drift(rep, posts_without_record(cfg, store), [out / rel for rel in result.removed])

@@ -33,6 +33,15 @@ from digest.core.urls import paper_anchors, post_path, post_url
 from digest.enrich.topics import OTHER, Taxonomy, load_taxonomy
 from digest.publish.markdown import parse_post
 from digest.site.charts import month_axis, month_chart, per_month
+from digest.site.manifest import (
+    OLD_MANIFEST,
+    Manifest,
+    digest_of,
+    manifest_path,
+    read_manifest,
+    record_hashes,
+    write_manifest,
+)
 from digest.site.pages import (  # re-exported: callers elsewhere import the page model from here
     DayPage,
     PaperCard,
@@ -45,12 +54,11 @@ from digest.site.papers import PaperPage, bibtex, citation_meta, paper_pages
 from digest.site.search import SEARCH_PAGE
 from digest.site.sitemap import sitemap_xml
 
-__all__ = ["BuildResult", "DayPage", "PaperCard", "build_site", "day_page", "markdown_renderer", "paper_anchors",
-           "post_url", "site_env"]
+__all__ = ["BuildResult", "DayPage", "PaperCard", "SiteOptions", "build_site", "day_page", "manifest_path",
+           "markdown_renderer", "paper_anchors", "post_url", "site_env"]
 
 FEED_LIMIT = 20  # posts in feed.xml (and days in a topic feed)
 TOPIC_PAGE_SIZE = 40  # papers per topic page
-OLD_MANIFEST = ".digest-site"  # where builds before issue 15 kept the manifest: inside the published folder
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 
@@ -64,9 +72,20 @@ class BuildResult:
     posts: int = 0
     topics: dict[str, int] = field(default_factory=dict)  # slug -> papers, for topics in use
     search_pages: int | None = None  # pages in the search index; None when no index was built
+    written: list[str] = field(default_factory=list)  # site-root paths whose bytes this build changed
+    rendered: int = 0  # pages rendered (the others' inputs were unchanged since the last build)
+    removed: list[str] = field(default_factory=list)  # site-root paths an earlier build wrote and this one dropped
+    indexed: bool = False  # whether Pagefind ran (it is skipped when no indexed page changed)
     damaged: list[str] = field(default_factory=list)  # one line per damaged record: what the site shows instead
     kept_stale: bool = False  # a damaged day had no readable post: no earlier page was removed
-    removed: list[str] = field(default_factory=list)  # pages an earlier build wrote that this one removed
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """How the site looks: templates, topics, title and public URL (the build's defaults when left out)."""
+
+    env: jinja2.Environment | None = None
+    taxonomy: Taxonomy | None = None
 
 
 def site_env(user_dir: Path | None = None) -> jinja2.Environment:
@@ -190,23 +209,41 @@ def archive_months(posts: list[DayPage]) -> list[Month]:
 
 
 class _Writer:
-    """Writes the site's files (0644, folders 0755 whatever the umask) and remembers what it wrote."""
+    """Writes the site's files (0644, folders 0755 whatever the umask) and remembers what it wrote.
 
-    def __init__(self, out_dir: Path, result: BuildResult) -> None:
+    `keys` maps a page to the hash of its inputs; a page whose inputs match the last build's and whose file
+    is still there is kept as it is, without rendering (`fresh`).
+    """
+
+    def __init__(self, out_dir: Path, result: BuildResult, before: Manifest) -> None:
         self.out_dir = out_dir
         self.result = result
+        self.before = before
+        self.keys: dict[str, str] = {}
 
-    def __call__(self, rel: str, text: str) -> None:
+    def fresh(self, rel: str, key: str) -> bool:
+        """Whether the page made from inputs hashed `key` is already on disk (then it counts as written)."""
+        if not key or self.before.pages.get(rel) != key or not (self.out_dir / rel).is_file():
+            return False
+        self.keys[rel] = key
+        self.result.pages.append(self.out_dir / rel)
+        return True
+
+    def __call__(self, rel: str, text: str, key: str = "") -> None:
         path = self.out_dir / rel
+        self.keys[rel] = key
         self.result.pages.append(path)
+        self.result.rendered += 1
+        data = text.encode("utf-8")
         try:
-            if path.read_bytes() == text.encode("utf-8"):
+            if path.read_bytes() == data:
                 return  # unchanged: a rebuild rewrites only what changed (make_public still sets the mode)
         except OSError:
             pass
         # No fsync: every page is made again by the next build, and an archive has thousands (one per paper).
         write_or_fail(path, text, "site page", durable=False)
         os.chmod(path, FILE_MODE)  # atomic writes go through a private temp file (0600)
+        self.result.written.append(rel)
 
 
 def make_public(out_dir: Path, files: Iterable[Path]) -> None:
@@ -223,24 +260,10 @@ def make_public(out_dir: Path, files: Iterable[Path]) -> None:
         os.chmod(d, DIR_MODE)
 
 
-def manifest_path(out_dir: Path) -> Path:
-    """Where a build lists the files it owns: beside the output folder, so it is never published."""
-    out = out_dir.resolve()
-    return out.parent / f".{out.name}.digest-site"
-
-
-def _owned_before(out_dir: Path) -> list[str]:
-    lines: list[str] = []
-    for manifest in (manifest_path(out_dir), out_dir / OLD_MANIFEST):
-        if manifest.is_file():
-            lines += manifest.read_text(encoding="utf-8").splitlines()
-    return lines
-
-
 def _remove_stale(out_dir: Path, owned: list[str], written: set[str]) -> list[str]:
-    """Remove what a previous build wrote and this one did not; the pages (relative paths) that were there."""
-    # Only files a previous build listed are removed: --out may point at a folder with other things in it.
+    """Remove what an earlier build wrote and this one did not; the paths removed."""
     removed = []
+    # Only files a previous build listed are removed: --out may point at a folder with other things in it.
     for rel in owned:
         if rel and rel not in written and ".." not in rel.split("/"):
             path = out_dir / rel
@@ -251,29 +274,46 @@ def _remove_stale(out_dir: Path, owned: list[str], written: set[str]) -> list[st
             while parent != out_dir and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()  # an emptied topic or page folder
                 parent = parent.parent
-    return removed
+    return sorted(removed)
+
+
+def _site_key(env: jinja2.Environment, common: dict[str, object], cfg: Config, taxonomy: Taxonomy) -> str:
+    """The hash of what every page depends on: templates, site settings, topics' rules, the code's version."""
+    from digest import __version__
+
+    sources = []
+    for name in sorted(n for n in env.list_templates() if n.startswith("site/")):
+        assert env.loader is not None
+        sources.append(name + "\0" + env.loader.get_source(env, name)[0])
+    link = common["link"]
+    assert isinstance(link, _Linker)
+    # The code that turns records into pages: a change to it (without a version bump) must show everywhere.
+    package = Path(__file__).resolve().parents[1]
+    code = [f.read_bytes() for part in ("site", "publish", "core") for f in sorted((package / part).glob("*.py"))]
+    return digest_of(__version__, digest_of(*code), "\0".join(sources), str(common["site_title"]), cfg.site.title,
+                     link.base, " ".join(cfg.arxiv.categories), taxonomy.fingerprint, str(common["serve_command"]))
 
 
 def build_site(
     records_dir: Path,
     out_dir: Path,
+    options: SiteOptions | None = None,
     *,
     config: Config | None = None,
     site_title: str | None = None,
     base_url: str = "",
-    env: jinja2.Environment | None = None,
-    taxonomy: Taxonomy | None = None,
     search: bool = False,
 ) -> BuildResult:
-    """Write the static site for the day records into out_dir.
+    """Write the static site for the day records into out_dir, rendering only pages whose inputs changed.
 
     Home, archive by month, one page per day and per paper, topic pages and feeds, the search page, the Atom
     feed and sitemap.xml; with `search` also the Pagefind index. `base_url` (else `site.url`) is the public URL
     feeds, canonical links and the sitemap use.
     """
     cfg = config or Config()
-    env = env or site_env()
-    taxonomy = taxonomy or load_taxonomy(cfg.topics_file)
+    options = options or SiteOptions()
+    env = options.env or site_env()
+    taxonomy = options.taxonomy or load_taxonomy(cfg.topics_file)
     result = BuildResult(out_dir=out_dir)
     posts = load_pages(records_dir, cfg.site.title, taxonomy=taxonomy, fallback=_PostStandIn(cfg, result))
     result.posts = len(posts)
@@ -293,12 +333,13 @@ def build_site(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DigestError(f"cannot create {out_dir}: {exc.strerror}; choose another --out folder") from None
-    owned = _owned_before(out_dir)
-    write = _Writer(out_dir, result)
+    write = _Writer(out_dir, result, read_manifest(out_dir))
+    site_key = _site_key(env, common, cfg, taxonomy)
+    hashes = record_hashes((p.date, record_path(records_dir, p.date)) for p in posts)
 
     write("assets/style.css", env.get_template("site/style.css").render())
-    _write_days(env, common, posts, write, records_dir)
-    _write_papers(env, common, paper_pages(posts), write)
+    _write_days(env, common, posts, write, records_dir, {d: digest_of(site_key, h) for d, h in hashes.items()})
+    _write_papers(env, common, paper_pages(posts), write, {d: digest_of(site_key, h) for d, h in hashes.items()})
     write("archive.html", env.get_template("site/archive.html.j2").render(
         common, page="archive.html", months=archive_months(posts)))
     write(SEARCH_PAGE, env.get_template("site/search.html.j2").render(common, page=SEARCH_PAGE))
@@ -306,7 +347,7 @@ def build_site(
     write("feed.xml", _feed(env, common, link, posts[:FEED_LIMIT], "feed.xml", None))
     html_pages = [p.relative_to(out_dir).as_posix() for p in result.pages if p.suffix == ".html"]
     write("sitemap.xml", sitemap_xml(html_pages, link.base if link.is_absolute else ""))
-    _finish(out_dir, owned, result, search)
+    _finish(out_dir, write, result, search)
     return result
 
 
@@ -331,28 +372,36 @@ class _PostStandIn:
         return record
 
 
-def _finish(out_dir: Path, owned: list[str], result: BuildResult, search: bool) -> None:
+def _finish(out_dir: Path, write: _Writer, result: BuildResult, search: bool) -> None:
     """Drop what an earlier build wrote and this one did not, index for search, make it all public."""
     written = {p.relative_to(out_dir).as_posix() for p in result.pages}
-    if result.kept_stale:
-        written |= {rel for rel in owned if rel}  # still ours: a later build removes them once the day is back
+    if result.kept_stale:  # still ours: a later build removes them once the day is back
+        write.keys.update({rel: key for rel, key in write.before.pages.items() if rel not in write.keys})
     else:
-        result.removed = _remove_stale(out_dir, owned, written)
+        result.removed = _remove_stale(out_dir, write.before.owned(), written)
     (out_dir / OLD_MANIFEST).unlink(missing_ok=True)
     if search:
-        from digest.site.search import build_search_index
+        from digest.site.search import update_search_index
 
-        index = build_search_index(out_dir)
+        index = update_search_index(out_dir, changed=result.written, removed=result.removed)
         result.search_pages = index.pages
-        make_public(out_dir, [p for p in index.bundle_dir.rglob("*") if p.is_file()])
+        result.indexed = index.ran
+        if index.ran:
+            make_public(out_dir, [p for p in index.bundle_dir.rglob("*") if p.is_file()])
     make_public(out_dir, result.pages)
-    write_or_fail(manifest_path(out_dir), "\n".join(sorted(written)) + "\n", "site manifest")
+    write_manifest(out_dir, write.keys)
 
 
 def _write_days(
-    env: jinja2.Environment, common: dict[str, object], posts: list[DayPage], write: _Writer, records_dir: Path
+    env: jinja2.Environment,
+    common: dict[str, object],
+    posts: list[DayPage],
+    write: _Writer,
+    records_dir: Path,
+    keys: dict[str, str],
 ) -> None:
-    """One page per day at its Jekyll URL, and the home page with the newest day in full."""
+    """One page per day at its Jekyll URL (rendered when its record or its neighbours' titles changed), and the
+    home page with the newest day in full."""
     day_template = env.get_template("site/day.html.j2")
 
     def day_html(day: DayPage, page: str) -> Markup:
@@ -363,15 +412,14 @@ def _write_days(
     post_template = env.get_template("site/post.html.j2")
     for i, post in enumerate(posts):
         page = post.url.lstrip("/")
+        newer = posts[i - 1] if i > 0 else None
+        older = posts[i + 1] if i + 1 < len(posts) else None
+        around = [text for p in (newer, older) for text in ((p.url, p.title) if p else ("", ""))]
+        key = digest_of(keys[post.date], *around)
+        if write.fresh(page, key):
+            continue
         post.html = day_html(post, page)
-        html = post_template.render(
-            common,
-            page=page,
-            post=post,
-            newer=posts[i - 1] if i > 0 else None,
-            older=posts[i + 1] if i + 1 < len(posts) else None,
-        )
-        write(page, html)
+        write(page, post_template.render(common, page=page, post=post, newer=newer, older=older), key)
     latest = posts[0] if posts else None
     home = env.get_template("site/home.html.j2").render(
         common,
@@ -383,17 +431,23 @@ def _write_days(
     write("index.html", home)
 
 
-def _write_papers(env: jinja2.Environment, common: dict[str, object], papers: list[PaperPage], write: _Writer) -> None:
-    """papers/<id>/index.html for every paper: the search index holds these pages only, each paper once."""
+def _write_papers(
+    env: jinja2.Environment, common: dict[str, object], papers: list[PaperPage], write: _Writer, keys: dict[str, str]
+) -> None:
+    """papers/<id>/index.html for every paper, rendered when a record it is posted in changed: the search index
+    holds these pages only, each paper once."""
     template = env.get_template("site/paper.html.j2")
     link = common["link"]
     assert isinstance(link, _Linker)
     for paper in papers:
+        key = digest_of(*(keys[day.date] for day, _ in paper.posted))
+        if write.fresh(paper.file, key):
+            continue
         canonical = link.absolute(paper.url) if link.is_absolute else link(paper.file, paper.url)
         write(paper.file, template.render(
             common, page=paper.file, paper=paper, p=paper.card, canonical=canonical,
             citation=citation_meta(paper), bibtex=bibtex(paper),
-        ))
+        ), key)
 
 
 def _write_topics(env: jinja2.Environment, common: dict[str, object], topics: list[TopicPage], write: _Writer) -> None:

@@ -52,9 +52,9 @@ class PaperCard:
     categories: list[str]
     abs_url: str
     pdf_url: str
-    abstract_html: str  # sanitized Markdown rendered to HTML
-    note_html: str  # the missing-translation notice as HTML; empty when the translation is there
-    deep_read_html: str | None  # None: no deep read was asked for
+    abstract_html: str | LazyHtml  # sanitized Markdown rendered to HTML
+    note_html: str | LazyHtml  # the missing-translation notice as HTML; empty when the translation is there
+    deep_read_html: str | LazyHtml | None  # None: no deep read was asked for
     deep_read_failed: bool
     title_html: str = ""  # the title escaped, its TeX as MathML
     topics: list[TopicChip] = field(default_factory=list)
@@ -160,6 +160,39 @@ def markdown_html(text: str, md: MarkdownIt) -> str:
     return str(md.render(kramdown_compat(text)))
 
 
+class LazyHtml:
+    """Sanitized Markdown rendered to HTML when a template first shows it.
+
+    Rendering Markdown is most of a build's own work, and an incremental build shows only the changed days'
+    papers in full: the cards of the other days are still made (topic pages and feeds list them) but never
+    render their texts.
+    """
+
+    __slots__ = ("_html", "_md", "_text")
+
+    def __init__(self, text: str, md: MarkdownIt) -> None:
+        self._text = text
+        self._md = md
+        self._html: str | None = None
+
+    def __html__(self) -> str:
+        if self._html is None:
+            self._html = markdown_html(self._text, self._md)
+        return self._html
+
+    def __str__(self) -> str:
+        return self.__html__()
+
+    def __bool__(self) -> bool:
+        return bool(self._text)
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
 def _safe_url(url: str) -> str:
     # Record links come from arXiv or an import; anything but a web link is shown as a dead one.
     return url if url.startswith(("https://", "http://")) else "#"
@@ -193,9 +226,9 @@ def paper_card(
         categories=list(entry.categories),
         abs_url=_safe_url(entry.abs_url),
         pdf_url=_safe_url(entry.pdf_url),
-        abstract_html=markdown_html(str(view["abstract"]), md),
-        note_html=markdown_html(str(view["note"]), md) if view["note"] else "",
-        deep_read_html=None if deep is None else markdown_html(str(deep), md),
+        abstract_html=LazyHtml(str(view["abstract"]), md),
+        note_html=LazyHtml(str(view["note"]), md) if view["note"] else "",
+        deep_read_html=None if deep is None else LazyHtml(str(deep), md),
         deep_read_failed=state == "failed",
         title_html=render_text(title),
         topics=[TopicChip(slug, taxonomy.label(slug) if taxonomy else slug) for slug in entry.topics],

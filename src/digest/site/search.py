@@ -41,6 +41,7 @@ class SearchIndex:
     pages: int  # pages in the index (files skipped for lacking `data-pagefind-body` not counted)
     files: int  # HTML files Pagefind read
     seconds: float
+    ran: bool = True  # False when the index was kept: no indexed page changed since it was built
 
 
 def pagefind_binary() -> Path:
@@ -138,13 +139,15 @@ def build_search_index(
     glob: str | None = None,
     language: str | None = "zh-cn",
     require_chinese: bool = True,
+    mirror: Path | None = None,
 ) -> SearchIndex:
     """Index the HTML pages of a built site into `<site_dir>/pagefind/`, replacing an earlier index.
 
     `glob` limits the pages (Pagefind's syntax, default every `.html`); `language` forces one index language
     (pages are Chinese with English titles). Pages with a `data-pagefind-body` element are indexed by that
     element only, and then pages without one are skipped: mark the paper's article so day, topic and home
-    pages do not duplicate results. The search page's script is written beside the index.
+    pages do not duplicate results. The search page's script is written beside the index. `mirror` is a
+    folder already holding the pages as indexed (`update_search_index` keeps one); else they are copied here.
     """
     binary = pagefind_binary()
     if require_chinese and not segments_chinese(binary):
@@ -161,20 +164,79 @@ def build_search_index(
         shutil.rmtree(bundle_dir)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="digest-index-") as tmp:
-        _mirror_pages(site_dir, Path(tmp))
+        pages_dir = mirror or Path(tmp)
+        if mirror is None:
+            _mirror_pages(site_dir, pages_dir)
         try:
-            files = _run_pagefind(binary, Path(tmp), bundle_dir.resolve(), glob, language)
+            files = _run_pagefind(binary, pages_dir, bundle_dir.resolve(), glob, language)
         except FileNotFoundError:
             raise DigestError(f"no Pagefind binary found; {INSTALL_HINT}") from None
+    pages = _entry_pages(bundle_dir)
+    (bundle_dir / SEARCH_SCRIPT).write_text(search_script(), encoding="utf-8")
+    return SearchIndex(bundle_dir=bundle_dir, pages=pages, files=files, seconds=time.perf_counter() - start)
+
+
+def mirror_path(site_dir: Path) -> Path:
+    """Where the pages as indexed are kept between builds: beside the site folder, so it is never published."""
+    site = site_dir.resolve()
+    return site.parent / f".{site.name}.digest-index"
+
+
+def _sync_mirror(site_dir: Path, mirror: Path, changed: list[str], removed: list[str]) -> bool:
+    """Bring the kept copy of the indexed pages up to date with the pages a build changed or removed; whether
+    any indexed page changed. Pages without `data-pagefind-body` are not indexed, so they are not copied."""
+    touched = False
+    for rel in changed:
+        if not rel.endswith(".html") or rel.split("/")[0] == BUNDLE_DIR:
+            continue
+        copy = mirror / rel
+        text = (site_dir / rel).read_text(encoding="utf-8", errors="replace")
+        if BODY_MARK in text:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(one_word_per_character(text), encoding="utf-8")
+            touched = True
+        elif copy.is_file():
+            copy.unlink()
+            touched = True
+    for rel in removed:
+        copy = mirror / rel
+        if copy.is_file():
+            copy.unlink()
+            touched = True
+    return touched
+
+
+def _entry_pages(bundle_dir: Path) -> int:
     entry = bundle_dir / "pagefind-entry.json"
     try:
         languages = json.loads(entry.read_text(encoding="utf-8")).get("languages", {})
-        pages = sum(int(lang.get("page_count", 0)) for lang in languages.values())
+        return sum(int(lang.get("page_count", 0)) for lang in languages.values())
     except (OSError, ValueError, AttributeError):
         problem = f"Pagefind wrote no readable index into {bundle_dir}; check that the folder is writable"
         raise DigestError(problem) from None
-    (bundle_dir / SEARCH_SCRIPT).write_text(search_script(), encoding="utf-8")
-    return SearchIndex(bundle_dir=bundle_dir, pages=pages, files=files, seconds=time.perf_counter() - start)
+
+
+def update_search_index(site_dir: Path, *, changed: list[str], removed: list[str]) -> SearchIndex:
+    """Keep the site's search index current after a build that changed and removed the given pages.
+
+    Pagefind cannot add to an index it wrote earlier, so the pages as indexed are kept beside the site and only
+    the changed ones are copied again; when no indexed page changed, the index is kept and Pagefind does not run.
+    Without a kept copy (a first build) every page is copied.
+    """
+    mirror = mirror_path(site_dir)
+    bundle_dir = site_dir / BUNDLE_DIR
+    start = time.perf_counter()
+    if mirror.is_dir() and (bundle_dir / "pagefind-entry.json").is_file():
+        if not _sync_mirror(site_dir, mirror, changed, removed):
+            script = bundle_dir / SEARCH_SCRIPT
+            if not script.is_file() or script.read_text(encoding="utf-8") != search_script():
+                script.write_text(search_script(), encoding="utf-8")
+            return SearchIndex(bundle_dir, _entry_pages(bundle_dir), 0, time.perf_counter() - start, ran=False)
+    else:
+        shutil.rmtree(mirror, ignore_errors=True)
+        mirror.mkdir(parents=True)
+        _mirror_pages(site_dir, mirror)
+    return build_search_index(site_dir, mirror=mirror)
 
 
 def search_page_url(query: str = "") -> str:

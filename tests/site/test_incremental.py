@@ -1,0 +1,174 @@
+"""Incremental builds (issue 23): a build after one new day rewrites only what that day changes, and the site
+is the same as a build from scratch; a removed day's pages go; the search index is rebuilt only when an
+indexed page changed."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+from digest.core.store import record_path, write_record
+from digest.site.build import build_site, manifest_path
+from digest.site.search import BUNDLE_DIR, mirror_path
+from helpers import make_entry, make_record
+from tests.site.test_search import need_extended_pagefind
+
+FIRST = date(2026, 1, 5)
+TOPIC_WORDS = ["speech enhancement and denoising", "text-to-speech synthesis", "speaker verification"]
+
+
+def add_day(records: Path, n: int) -> str:
+    """Day n of the archive: two papers with ids of their own and a topic from its title."""
+    day = (FIRST + timedelta(days=n)).isoformat()
+    entries = [
+        make_entry(f"26{n:02d}.{k:05d}v1", title=f"Paper {n}-{k} on {TOPIC_WORDS[(n + k) % len(TOPIC_WORDS)]}")
+        for k in range(2)
+    ]
+    write_record(records, make_record(entries, day))
+    return day
+
+
+def archive(tmp_path: Path, days: int) -> Path:
+    records = tmp_path / "records"
+    for n in range(days):
+        add_day(records, n)
+    return records
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    """Every file under out (the search bundle's hashed names left out) and its bytes."""
+    files = {}
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out).as_posix()
+        if path.is_file() and rel.split("/")[0] != BUNDLE_DIR:
+            files[rel] = path.read_bytes()
+    return files
+
+
+def stamps(out: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*.html")}
+
+
+def test_one_more_day_rewrites_only_that_day_and_the_pages_listing_it(tmp_path: Path) -> None:
+    records = archive(tmp_path, 12)
+    out = tmp_path / "site"
+    full = build_site(records, out)
+    assert full.rendered == len(full.pages)
+    before = stamps(out)
+    new_day = add_day(records, 12)
+    again = build_site(records, out)
+
+    new_page = f"{new_day[:4]}/{new_day[5:7]}/{new_day[8:]}/arxiv.html"
+    neighbour = f"{(FIRST + timedelta(days=11)).isoformat().replace('-', '/')}/arxiv.html"  # its "newer" link
+    new_papers = {f"papers/2612.0000{k}/index.html" for k in range(2)}
+    lists_it = {"index.html", "archive.html", "feed.xml", "sitemap.xml"}
+    written = set(again.written)
+    assert {new_page, neighbour} | new_papers | lists_it <= written
+    # the rest is topic pages and feeds only; no other day or paper page was even rendered
+    assert all(rel.startswith("topics/") for rel in written - {new_page, neighbour} - new_papers - lists_it)
+    old_pages = [rel for rel in before if rel.startswith("papers/") or rel.endswith("/arxiv.html")]
+    untouched = [rel for rel in old_pages if rel != neighbour]
+    assert len(untouched) == 12 * 2 + 11
+    after = stamps(out)
+    assert all(after[rel] == before[rel] for rel in untouched)  # same inode, same mtime: not rewritten
+    assert again.rendered < full.rendered - len(untouched) + 1 + len(new_papers) + 2
+
+    scratch = tmp_path / "scratch" / "site"
+    build_site(records, scratch)
+    assert tree(out) == tree(scratch)
+
+
+def test_an_unchanged_archive_rewrites_nothing(tmp_path: Path) -> None:
+    records = archive(tmp_path, 5)
+    out = tmp_path / "site"
+    build_site(records, out)
+    again = build_site(records, out)
+    assert again.written == []
+    assert again.rendered < len(again.pages) - 5 * 3 + 1  # days and papers kept without rendering
+
+
+def test_a_changed_record_renders_its_pages_again(tmp_path: Path) -> None:
+    records = archive(tmp_path, 4)
+    out = tmp_path / "site"
+    build_site(records, out)
+    day = (FIRST + timedelta(days=1)).isoformat()
+    entries = [make_entry("2601.00000v1", title="Paper 1-0 retitled on speaker verification"),
+               make_entry("2601.00001v1", title="Paper 1-1 on speaker verification")]
+    write_record(records, make_record(entries, day))
+    again = build_site(records, out)
+    assert "papers/2601.00000/index.html" in again.written
+    assert "retitled" in (out / "papers/2601.00000/index.html").read_text(encoding="utf-8")
+    build_site(records, tmp_path / "scratch" / "site")
+    assert tree(out) == tree(tmp_path / "scratch" / "site")
+
+
+def test_a_removed_day_removes_its_pages(tmp_path: Path) -> None:
+    records = archive(tmp_path, 6)
+    out = tmp_path / "site"
+    build_site(records, out)
+    gone = (FIRST + timedelta(days=2)).isoformat()
+    record_path(records, gone).unlink()
+    again = build_site(records, out)
+    page = gone.replace("-", "/") + "/arxiv.html"
+    assert {page, "papers/2602.00000/index.html", "papers/2602.00001/index.html"} <= set(again.removed)
+    assert not (out / page).exists()
+    assert not (out / "papers" / "2602.00000").exists()  # its emptied folder goes too
+    build_site(records, tmp_path / "scratch" / "site")
+    assert tree(out) == tree(tmp_path / "scratch" / "site")
+
+
+def test_a_site_wide_change_renders_every_page(tmp_path: Path) -> None:
+    records = archive(tmp_path, 4)
+    out = tmp_path / "site"
+    build_site(records, out)
+    again = build_site(records, out, site_title="Speech Daily")
+    assert again.rendered == len(again.pages)
+    build_site(records, tmp_path / "scratch" / "site", site_title="Speech Daily")
+    assert tree(out) == tree(tmp_path / "scratch" / "site")
+
+
+def test_a_plain_list_manifest_of_an_older_build_still_names_what_to_remove(tmp_path: Path) -> None:
+    records = archive(tmp_path, 3)
+    out = tmp_path / "site"
+    build_site(records, out)
+    pages = json.loads(manifest_path(out).read_text(encoding="utf-8"))["pages"]
+    stray = out / "papers" / "2699.00000" / "index.html"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("old", encoding="utf-8")
+    manifest_path(out).write_text("\n".join([*pages, "papers/2699.00000/index.html"]) + "\n", encoding="utf-8")
+    again = build_site(records, out)
+    assert again.removed == ["papers/2699.00000/index.html"]
+    assert again.rendered == len(again.pages)  # no input hashes known: everything rendered once
+    assert not stray.exists()
+
+
+def _indexed_pages(out: Path) -> int:
+    entry = json.loads((out / BUNDLE_DIR / "pagefind-entry.json").read_text(encoding="utf-8"))
+    return sum(int(lang["page_count"]) for lang in entry["languages"].values())
+
+
+def test_the_search_index_runs_only_when_an_indexed_page_changed(tmp_path: Path) -> None:
+    need_extended_pagefind()
+    records = archive(tmp_path, 3)
+    out = tmp_path / "site"
+    first = build_site(records, out, search=True)
+    assert first.indexed and first.search_pages == 6
+    entry_stamp = os.stat(out / BUNDLE_DIR / "pagefind-entry.json").st_mtime_ns
+
+    same = build_site(records, out, search=True)
+    assert not same.indexed and same.search_pages == 6
+    assert os.stat(out / BUNDLE_DIR / "pagefind-entry.json").st_mtime_ns == entry_stamp
+
+    add_day(records, 3)
+    more = build_site(records, out, search=True)
+    assert more.indexed and more.search_pages == 8 == _indexed_pages(out)
+    assert len(list(mirror_path(out).rglob("*.html"))) == 8  # the kept copy: paper pages only
+
+    record_path(records, FIRST.isoformat()).unlink()
+    fewer = build_site(records, out, search=True)
+    assert fewer.indexed and fewer.search_pages == 6
+    scratch = build_site(records, tmp_path / "scratch" / "site", search=True)
+    assert scratch.search_pages == 6
+    assert tree(out) == tree(tmp_path / "scratch" / "site")
