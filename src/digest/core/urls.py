@@ -39,14 +39,18 @@ def page_url(site_url: str, day: str) -> str:
     return site_url.rstrip("/") + post_url(post_path(Path(), day))
 
 
-def paper_anchor(paper: Entry | str) -> str:
-    """A paper's heading id on its day page: its arXiv id without version, runs of other characters as '-'."""
+def _base_of(paper: Entry | str) -> str:
+    """The paper's arXiv id without version; an imported paper's unreadable id as it is."""
     pid = paper.id if isinstance(paper, Entry) else paper
     try:
-        base = split_id(pid)[0]
-    except ValueError:  # an imported paper whose id could not be read
-        base = pid
-    return _NOT_ANCHOR.sub("-", base).strip("-") or "paper"
+        return split_id(pid)[0]
+    except ValueError:
+        return pid
+
+
+def paper_anchor(paper: Entry | str) -> str:
+    """A paper's heading id on its day page: its arXiv id without version, runs of other characters as '-'."""
+    return _NOT_ANCHOR.sub("-", _base_of(paper)).strip("-") or "paper"
 
 
 def paper_anchors(papers: Iterable[Entry | str]) -> list[str]:
@@ -65,9 +69,4 @@ def paper_anchors(papers: Iterable[Entry | str]) -> list[str]:
 
 def paper_url(paper: Entry | str) -> str:
     """The site-root path of a paper's own page: papers/<arXiv id without version>/, stable across versions."""
-    pid = paper.id if isinstance(paper, Entry) else paper
-    try:
-        base = split_id(pid)[0]
-    except ValueError:  # an imported paper whose id could not be read
-        base = pid
-    return f"papers/{_NOT_SLUG.sub('-', base).strip('-.') or 'paper'}/"
+    return f"papers/{_NOT_SLUG.sub('-', _base_of(paper)).strip('-.') or 'paper'}/"

@@ -228,21 +228,22 @@ def assert_site_safe(posts_dir: Path, out: Path) -> None:
     for page in pages:
         html = page.read_text(encoding="utf-8")
         content = html.split('<div class="post-content">', 1)[1].split('<nav class="post-nav">', 1)[0]
-        assert not _UNSAFE_ELEMENT.search(content), page
-        for tag in re.finditer(r"<[A-Za-z][^>]*>", content):
-            assert not _EVENT_ATTR.search(tag.group(0)), tag.group(0)
-        assert "javascript:" not in content.lower()
-        assert content.count("<details") == content.count("</details>")
+        _assert_inert(content, str(page))
         assert len(re.findall(r"<h[13-6][ >]", content)) == 0, "a heading other than paper titles"
     # Each paper's own page shows the same model text: nothing in its article may run either.
     papers = sorted(out.glob("papers/*/index.html"))
     assert papers
     for page in papers:
         article = page.read_text(encoding="utf-8").split("<article", 1)[1].split("</article>", 1)[0]
-        assert not _UNSAFE_ELEMENT.search(article), page
-        for tag in re.finditer(r"<[A-Za-z][^>]*>", article):
-            assert not _EVENT_ATTR.search(tag.group(0)), tag.group(0)
-        assert "javascript:" not in article.lower()
-        assert article.count("<details") == article.count("</details>")
+        _assert_inert(article, str(page))
         assert len(re.findall(r"<h1[ >]", article)) == 1, "a heading of the model's above the sections"
+
+
+def _assert_inert(content: str, where: str) -> None:
+    """No script, style or frame element, no event handler, no script URL, and every details block closed."""
+    assert not _UNSAFE_ELEMENT.search(content), where
+    for tag in re.finditer(r"<[A-Za-z][^>]*>", content):
+        assert not _EVENT_ATTR.search(tag.group(0)), tag.group(0)
+    assert "javascript:" not in content.lower(), where
+    assert content.count("<details") == content.count("</details>"), where
 
