@@ -6,7 +6,6 @@ Planning is enrich.plan, the work enrich.engine, the outputs publish.outputs (ea
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -24,6 +23,7 @@ from digest.core.templates import template_env
 from digest.core.window import window_for
 from digest.enrich import plan as planning
 from digest.enrich.engine import DayJob, EnrichOptions, EnrichStats, enrich, enrich_day, start_model, warn_without_model
+from digest.enrich.model import run_with
 from digest.enrich.retention import DayPapers, Pruned, current_cache_keys, local_today, prune_cache
 from digest.enrich.titles import day_titles, title_step
 from digest.enrich.topics import apply_topics, load_taxonomy
@@ -214,7 +214,7 @@ def note_new_versions(run: _Run, listing: Listing | None, posted: PostedIndex) -
                                            reporter=run.services.reporter)
         if again and run.model is not None:
             try:
-                asyncio.run(enrich(run.cfg, run.services, [tmp for _, tmp in again], run.model, run.env,
+                run_with(run.model, enrich(run.cfg, run.services, [tmp for _, tmp in again], run.model, run.env,
                                    EnrichOptions(budget=run.budget)))
             except ModelAuthError as exc:
                 run.services.reporter.warn(f"{day}: new versions not read again: {exc}")

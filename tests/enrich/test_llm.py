@@ -15,7 +15,7 @@ from digest.core.errors import ModelAuthError
 from digest.core.record import Entry, TaskResult
 from digest.core.templates import template_env
 from digest.enrich import tasks
-from digest.enrich.model import OpenAIModel
+from digest.enrich.model import OpenAIModel, run_with
 from digest.enrich.runner import TaskRunner, Waits, check_deep_read, check_translation, clean_answer
 from digest.standins.chat_server import ChatStandIn, default_answer
 
@@ -430,3 +430,13 @@ def test_unreachable_service_is_its_own_kind() -> None:
         cfg = parse_config({"llm": {"base_url": gone.base_url}}).llm
     with pytest.raises(Unreachable):
         asyncio.run(OpenAIModel(cfg, KEY).complete([{"role": "user", "content": "hi"}]))
+
+
+def test_run_with_closes_the_models_client_before_its_loop_ends() -> None:
+    # A client left open is closed by the garbage collector on a loop that is gone: a traceback over the output.
+    with ChatStandIn() as chat:
+        model = OpenAIModel(llm_cfg(chat), KEY)
+        for _ in range(2):  # each day of a run has loops of its own (papers, then titles)
+            answer = run_with(model, model.complete([{"role": "user", "content": "<abstract>x</abstract>"}]))
+            assert answer.text
+            assert model._own is None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from digest.core.config import Config
 from digest.core.errors import DigestError
 from digest.core.services import Services
 from digest.core.templates import template_env
 from digest.enrich.engine import EnrichOptions, enrich, model_for
+from digest.enrich.model import run_with
 from digest.enrich.plan import entry_from_paper
 from digest.fetch.client import arxiv_client
 from digest.publish.markdown import render_section
@@ -28,5 +27,5 @@ def preview(cfg: Config, arxiv_id: str, services: Services, *, no_pdf: bool = Fa
             f"no API key in ${cfg.llm.api_key_env}: showing the English abstract only; set the variable for the rest"
         )
     else:
-        asyncio.run(enrich(cfg, services, [entry], model, env, EnrichOptions(deep=not no_pdf)))
+        run_with(model, enrich(cfg, services, [entry], model, env, EnrichOptions(deep=not no_pdf)))
     return render_section(entry, env)

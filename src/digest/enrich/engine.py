@@ -22,6 +22,7 @@ from digest.core.services import Services
 from digest.core.store import RecordStore
 from digest.core.templates import template_env
 from digest.enrich.cache import ResultsCache
+from digest.enrich.model import run_with
 from digest.enrich.plan import STAGES, DayPlan, missing_tasks, refresh_status, stage_of, stage_totals
 from digest.enrich.tasks import Task
 
@@ -347,7 +348,7 @@ def enrich_day(cfg: Config, services: Services, job: DayJob) -> tuple[EnrichStat
         opts = EnrichOptions(force=job.force, budget=job.budget, titles=[e.title for e in record.papers],
                              on_progress=progress, on_stage=advance)
         try:
-            asyncio.run(enrich(cfg, services, plan.todo, job.model, job.env, opts))
+            run_with(job.model, enrich(cfg, services, plan.todo, job.model, job.env, opts))
         except ModelAuthError as exc:
             return opts.stats, str(exc)
         except KeyboardInterrupt:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from digest.core.config import LLMConfig
 from digest.core.errors import ModelAuthError
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     import openai
 
 Messages = list[dict[str, str]]
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -444,3 +447,27 @@ def build_chain(cfg: LLMConfig, environ: Mapping[str, str]) -> ModelChain | None
             continue  # `digest check` reports it; a run does without
         providers.append(Provider(OpenAIModel(pcfg, key, section=section), pcfg.base_url, section))
     return ModelChain(providers)
+
+
+async def close_model(model: Model) -> None:
+    """Close the SDK clients a model (or each model of a chain) opened in the running event loop."""
+    for m in [p.model for p in model.providers] if isinstance(model, ModelChain) else [model]:
+        aclose = getattr(m, "aclose", None)
+        if callable(aclose):
+            await aclose()
+
+
+def run_with(model: Model, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` in a new event loop and close the model's clients before the loop ends.
+
+    Connections belong to the loop that opened them: a client left open is closed later by the garbage collector
+    on a loop that is gone, which prints a traceback ("Event loop is closed") over the run's output.
+    """
+
+    async def main() -> T:
+        try:
+            return await work
+        finally:
+            await close_model(model)
+
+    return asyncio.run(main())

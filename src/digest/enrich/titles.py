@@ -25,7 +25,7 @@ from digest.core.report import Reporter
 from digest.core.retry import RetryPolicy
 from digest.enrich.budget import TokenBudget
 from digest.enrich.cache import ResultsCache
-from digest.enrich.model import Completion, FatalModelError, Messages, Model, ModelError, RateLimited
+from digest.enrich.model import Completion, FatalModelError, Messages, Model, ModelError, RateLimited, run_with
 from digest.enrich.runner import prompt_hash
 from digest.enrich.text_checks import clean_answer, norm
 
@@ -317,7 +317,7 @@ def day_titles(
     step.stats = TitleStats()
     stopped = ""
     try:
-        asyncio.run(translate_titles(entries, step, force=force))
+        run_with(step.model, translate_titles(entries, step, force=force))
     except ModelAuthError as exc:
         stopped = str(exc)
     s = step.stats
