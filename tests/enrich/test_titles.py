@@ -245,6 +245,15 @@ def test_seed_day_titles_in_one_batch_rerun_free_and_in_the_mail(tmp_path: Path)
         assert (cfg.records_dir / f"{record.date}.json").read_bytes() == before
         assert len(sink.mails) == 1
 
+    # The built day page shows every paper's Chinese title beside its English one.
+    from digest.core.urls import page_url
+    from digest.site.build import build_site
+
+    build_site(cfg.records_dir, tmp_path / "_site", config=cfg, search=False)
+    html = (tmp_path / "_site" / page_url("", record.date).lstrip("/")).read_text(encoding="utf-8")
+    for e in saved.papers:
+        assert f'<p class="title-zh">{stand_in_title(e.base_id)}</p>' in html
+
 
 def test_an_imported_day_gets_its_titles_at_one_call_per_50_papers(tmp_path: Path) -> None:
     from digest.standins.arxiv_server import make_paper
