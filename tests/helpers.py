@@ -7,6 +7,9 @@ import difflib
 import functools
 import http.server
 import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,18 +196,30 @@ def prepare_seed_site(site: Path, seed: Path):
 TEST_KEY = "sk-test-0123456789abcdef-not-a-real-key"
 
 
-def digest_cli(site: Path, *args: str, env: dict[str, str] | None = None, config: bool = True,
-               timeout: float = 300):
-    """`python -m digest ARGS --config site/config.yaml` in `site`, without the caller's API keys."""
-    import os
-    import subprocess
-    import sys
+def run_digest(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m digest ARGS`; a run still going after `timeout` fails the test with every thread's stack.
 
+    A hang seen once in CI is otherwise a bare TimeoutExpired: the stacks say where it waited.
+    """
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "digest", *args]
+    with subprocess.Popen(cmd, cwd=cwd, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints all threads' stacks on SIGABRT
+            out, err = proc.communicate()
+            raise AssertionError(f"digest {' '.join(args)} still ran after {timeout:g} s; its stderr:\n{err}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def digest_cli(site: Path, *args: str, env: dict[str, str] | None = None, config: bool = True,
+               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m digest ARGS --config site/config.yaml` in `site`, without the caller's API keys."""
     full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     full_env.update(env or {})
     extra = ["--config", str(site / "config.yaml")] if config else []
-    return subprocess.run([sys.executable, "-m", "digest", *args, *extra],
-                          cwd=site, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return run_digest([*args, *extra], cwd=site, env=full_env, timeout=timeout)
 
 
 class FakeModel:

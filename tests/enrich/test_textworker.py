@@ -211,3 +211,4 @@ def test_fetcher_reports_a_stuck_extraction_and_goes_on(tmp_path: Path) -> None:
         worker.close()
     assert isinstance(stuck, FullTextError) and "0.5 秒" in stuck.reason and "已中止" in stuck.reason
     assert not isinstance(fine, FullTextError) and pdfgen.METHOD_MARKER in fine.text
+

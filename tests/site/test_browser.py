@@ -154,7 +154,17 @@ class Page:
         self.browser.wait_event("Page.loadEventFired")
 
     def js(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        for _ in range(50):
+            try:
+                result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+                break
+            except AssertionError as exc:
+                # A click that follows a link: the old document went away under the evaluation. Ask the new one.
+                if not any(m in str(exc) for m in ("navigated or closed", "context was destroyed")):
+                    raise
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"the page kept navigating while evaluating {expression}")
         if "exceptionDetails" in result:
             raise AssertionError(f"script failed: {expression}: {result['exceptionDetails']}")
         return result["result"].get("value")

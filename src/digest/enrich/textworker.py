@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -25,6 +27,7 @@ JOB_TIMEOUT_SECONDS = 120.0
 START_TIMEOUT_SECONDS = 120.0
 
 _STARTED = "started"
+_POLL_SLICE_SECONDS = 0.2
 
 
 class WorkerCrashed(Exception):
@@ -69,6 +72,7 @@ class TextWorker:
         self._conn: Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._lock: asyncio.Lock | None = None
+        self._stopping = threading.Lock()
         self.started = 0  # child processes started, for tests and the benchmark
         self.in_thread = False  # True once processes proved unavailable here
 
@@ -86,13 +90,13 @@ class TextWorker:
                 # A PDF of megabytes fills the pipe faster than the child drains it: send off the loop.
                 await loop.run_in_executor(None, conn.send, (fn, args))
                 # Readable once the child has the job in hand (or at EOF when it died starting up).
-                if not await loop.run_in_executor(None, conn.poll, START_TIMEOUT_SECONDS):
+                if not await loop.run_in_executor(None, self._wait, conn, START_TIMEOUT_SECONDS):
                     self._stop(kill=True)
                     raise WorkerCrashed()
                 status, value = conn.recv()
                 if status == _STARTED:
                     # Only now does the job's own limit start: a slow spawn must not eat into it.
-                    if not await loop.run_in_executor(None, conn.poll, self.timeout):
+                    if not await loop.run_in_executor(None, self._wait, conn, self.timeout):
                         self._stop(kill=True)
                         raise WorkerTimedOut()
                     status, value = conn.recv()
@@ -126,9 +130,26 @@ class TextWorker:
         self.started += 1
         return parent
 
+    def _wait(self, conn: Connection, seconds: float) -> bool:
+        """conn.poll(seconds) in short slices, ending with EOFError once the worker is stopped meanwhile.
+
+        A stop may come from another thread (close() at the end of a day) while this thread waits: one long
+        poll on a pipe that was closed (its number perhaps reused) would keep the thread, and the exit of the
+        event loop that waits for it, for the whole time limit.
+        """
+        deadline = time.monotonic() + seconds
+        while self._conn is conn:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if conn.poll(min(left, _POLL_SLICE_SECONDS)):
+                return True
+        raise EOFError("the worker was stopped")
+
     def _stop(self, *, kill: bool) -> None:
-        proc, conn = self._proc, self._conn
-        self._proc = self._conn = None
+        with self._stopping:  # close() may run on a thread while a cancelled job stops the child on the loop
+            proc, conn = self._proc, self._conn
+            self._proc = self._conn = None
         if proc is not None and kill:
             # Killed before the pipe is closed: a thread still polling it then sees EOF, not a closed handle.
             proc.kill()

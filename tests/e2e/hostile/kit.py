@@ -18,6 +18,7 @@ from digest.standins.arxiv_server import ArxivStandIn, make_paper
 from digest.standins.chat_server import ChatStandIn, default_answer, user_prompt  # noqa: F401 - re-exported
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
+from tests.helpers import run_digest
 
 # A distinctive fake key: if it shows up anywhere on disk or in output, something leaked it.
 KEY = "sk-hostile-7f3a9c1e5b2d4f60aa11-leak-canary"
@@ -121,8 +122,8 @@ class HostileSite:
         return env
 
     def digest(self, *args: str, key: str | None = KEY, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "digest", *args, "--config", str(self.dir / "config.yaml")],
-                              cwd=self.dir, capture_output=True, text=True, timeout=timeout, env=self.env(key))
+        proc = run_digest([*args, "--config", str(self.dir / "config.yaml")], cwd=self.dir, env=self.env(key),
+                          timeout=timeout)
         self.outputs += [proc.stdout, proc.stderr]
         return proc
 
