@@ -53,8 +53,9 @@ def day_record(real: list[DayRecord], n: int, first: date) -> DayRecord:
     record.window = record.window.model_copy(update={
         "start": f"{day - timedelta(days=1)}T{anchor}:00+08:00", "end": f"{day}T{anchor}:00+08:00"})
     for k, entry in enumerate(record.papers):
-        # 4+5 digit ids, unique per (day, paper) for up to 100 papers a day
-        entry.id = f"{5000 + n // 100}.{(n % 100) * 100 + k:05d}v1"
+        # ids of the day's month, as arXiv's are (the search index has a part per quarter of ids), unique per
+        # (day, paper) for up to 100 papers a day
+        entry.id = f"{day:%y%m}.{day.day * 100 + k:05d}v1"
     return record
 
 

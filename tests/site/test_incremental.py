@@ -11,7 +11,7 @@ from pathlib import Path
 
 from digest.core.store import record_path, write_record
 from digest.site.build import build_site, manifest_path
-from digest.site.search import BUNDLE_DIR, mirror_path
+from digest.site.search import BUNDLE_DIR, PARTS_FILE, mirror_path
 from helpers import make_entry, make_record
 from tests.site.test_search import need_extended_pagefind
 
@@ -19,11 +19,17 @@ FIRST = date(2026, 1, 5)
 TOPIC_WORDS = ["speech enhancement and denoising", "text-to-speech synthesis", "speaker verification"]
 
 
+def paper_id(n: int, k: int) -> str:
+    """Paper k of day n: each day in a quarter of its own (months 01, 04, 07, 10, 01, …), as the search index
+    has a part per quarter."""
+    return f"26{n * 3 % 12 + 1:02d}.{n:02d}{k:03d}v1"
+
+
 def add_day(records: Path, n: int) -> str:
     """Day n of the archive: two papers with ids of their own and a topic from its title."""
     day = (FIRST + timedelta(days=n)).isoformat()
     entries = [
-        make_entry(f"26{n:02d}.{k:05d}v1", title=f"Paper {n}-{k} on {TOPIC_WORDS[(n + k) % len(TOPIC_WORDS)]}")
+        make_entry(paper_id(n, k), title=f"Paper {n}-{k} on {TOPIC_WORDS[(n + k) % len(TOPIC_WORDS)]}")
         for k in range(2)
     ]
     write_record(records, make_record(entries, day))
@@ -62,7 +68,7 @@ def test_one_more_day_rewrites_only_that_day_and_the_pages_listing_it(tmp_path: 
 
     new_page = f"{new_day[:4]}/{new_day[5:7]}/{new_day[8:]}/arxiv.html"
     neighbour = f"{(FIRST + timedelta(days=11)).isoformat().replace('-', '/')}/arxiv.html"  # its "newer" link
-    new_papers = {f"papers/2612.0000{k}/index.html" for k in range(2)}
+    new_papers = {f"papers/{paper_id(12, k).removesuffix('v1')}/index.html" for k in range(2)}
     lists_it = {"index.html", "archive.html", "feed.xml", "sitemap.xml"}
     written = set(again.written)
     assert {new_page, neighbour} | new_papers | lists_it <= written
@@ -112,9 +118,10 @@ def test_a_removed_day_removes_its_pages(tmp_path: Path) -> None:
     record_path(records, gone).unlink()
     again = build_site(records, out)
     page = gone.replace("-", "/") + "/arxiv.html"
-    assert {page, "papers/2602.00000/index.html", "papers/2602.00001/index.html"} <= set(again.removed)
+    its_papers = [paper_id(2, k).removesuffix("v1") for k in range(2)]
+    assert {page, *(f"papers/{p}/index.html" for p in its_papers)} <= set(again.removed)
     assert not (out / page).exists()
-    assert not (out / "papers" / "2602.00000").exists()  # its emptied folder goes too
+    assert not (out / "papers" / its_papers[0]).exists()  # its emptied folder goes too
     build_site(records, tmp_path / "scratch" / "site")
     assert tree(out) == tree(tmp_path / "scratch" / "site")
 
@@ -145,30 +152,44 @@ def test_a_plain_list_manifest_of_an_older_build_still_names_what_to_remove(tmp_
 
 
 def _indexed_pages(out: Path) -> int:
-    entry = json.loads((out / BUNDLE_DIR / "pagefind-entry.json").read_text(encoding="utf-8"))
-    return sum(int(lang["page_count"]) for lang in entry["languages"].values())
+    total = 0
+    for part in json.loads((out / BUNDLE_DIR / PARTS_FILE).read_text(encoding="utf-8"))["parts"]:
+        entry = json.loads((out / BUNDLE_DIR / part / "pagefind-entry.json").read_text(encoding="utf-8"))
+        total += sum(int(lang["page_count"]) for lang in entry["languages"].values())
+    return total
 
 
 def test_the_search_index_runs_only_when_an_indexed_page_changed(tmp_path: Path) -> None:
     need_extended_pagefind()
     records = archive(tmp_path, 3)
     out = tmp_path / "site"
+
+    def entries() -> dict[str, int]:  # each part's Pagefind entry and when it was written
+        return {p.parent.name: p.stat().st_mtime_ns for p in (out / BUNDLE_DIR).glob("*/pagefind-entry.json")}
+
     first = build_site(records, out, search=True)
     assert first.indexed and first.search_pages == 6
-    entry_stamp = os.stat(out / BUNDLE_DIR / "pagefind-entry.json").st_mtime_ns
+    written = entries()
+    assert sorted(written) == ["2026q1", "2026q2", "2026q3"]
 
     same = build_site(records, out, search=True)
     assert not same.indexed and same.search_pages == 6
-    assert os.stat(out / BUNDLE_DIR / "pagefind-entry.json").st_mtime_ns == entry_stamp
+    assert entries() == written
 
-    add_day(records, 3)
+    add_day(records, 3)  # its papers are in the fourth quarter
     more = build_site(records, out, search=True)
     assert more.indexed and more.search_pages == 8 == _indexed_pages(out)
     assert len(list(mirror_path(out).rglob("*.html"))) == 8  # the kept copy: paper pages only
+    now = entries()
+    assert sorted(now) == ["2026q1", "2026q2", "2026q3", "2026q4"]
+    assert {part: now[part] for part in written} == written  # the other parts were not indexed again
+    listed = json.loads((out / BUNDLE_DIR / PARTS_FILE).read_text(encoding="utf-8"))["parts"]
+    assert listed == ["2026q4", "2026q3", "2026q2", "2026q1"]
 
     record_path(records, FIRST.isoformat()).unlink()
     fewer = build_site(records, out, search=True)
     assert fewer.indexed and fewer.search_pages == 6
+    assert sorted(entries()) == ["2026q2", "2026q3", "2026q4"]  # the emptied quarter's part is gone
     scratch = build_site(records, tmp_path / "scratch" / "site", search=True)
     assert scratch.search_pages == 6
     assert tree(out) == tree(tmp_path / "scratch" / "site")

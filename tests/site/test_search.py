@@ -16,6 +16,8 @@ from digest.core.errors import DigestError
 from digest.core.templates import template_env
 from digest.site.search import (
     BUNDLE_DIR,
+    OTHER_PART,
+    PARTS_FILE,
     SEARCH_PAGE,
     SEARCH_SCRIPT,
     build_search_index,
@@ -92,13 +94,15 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_index_is_written_for_both_chinese_pages(indexed: Path) -> None:
     bundle = indexed / BUNDLE_DIR
-    entry = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))
+    # pages that are not a paper's own page go to one part of their own
+    assert json.loads((bundle / PARTS_FILE).read_text(encoding="utf-8")) == {"parts": [OTHER_PART]}
+    entry = json.loads((bundle / OTHER_PART / "pagefind-entry.json").read_text(encoding="utf-8"))
     assert entry["languages"]["zh-cn"]["page_count"] == 2
-    # the library and the page's script are in the same bundle: nothing comes from another host
-    for name in ("pagefind.js", SEARCH_SCRIPT):
-        assert (bundle / name).is_file()
+    # the library and the page's script are in the bundle folder: nothing comes from another host
+    assert (bundle / OTHER_PART / "pagefind.js").is_file() and (bundle / SEARCH_SCRIPT).is_file()
+    assert not (bundle / OTHER_PART / "pagefind-ui.js").exists()  # Pagefind's own UI is not used, not kept
     assert (bundle / SEARCH_SCRIPT).read_text(encoding="utf-8") == search_script()
-    fragments = b"".join(_gunzip(p) for p in (bundle / "fragment").iterdir())
+    fragments = b"".join(_gunzip(p) for p in index_fragments(indexed))
     assert b'"url":"/2026/01/07/arxiv.html"' in fragments
     assert b'"url":"/2026/01/08/arxiv.html"' in fragments
     assert b'"url":"/index.html"' not in fragments
@@ -122,7 +126,7 @@ def test_one_word_per_character_touches_chinese_text_only() -> None:
 
 
 def test_a_topic_label_is_a_filter_not_the_papers_words(built_site: Path, tmp_path: Path) -> None:
-    fragments = [json.loads(_gunzip(p)[12:]) for p in (built_site / BUNDLE_DIR / "fragment").iterdir()]
+    fragments = [json.loads(_gunzip(p)[12:]) for p in index_fragments(built_site)]
     asr = next(f for f in fragments if "2603.00001" in f["url"])
     assert [t.replace("\u200b", "") for t in asr["filters"]["主题"]] == ["语音识别"]
     header = asr["content"].replace("\u200b", "").split("摘要")[0]
@@ -135,6 +139,11 @@ def _gunzip(path: Path) -> bytes:
     return gzip.decompress(path.read_bytes())
 
 
+def index_fragments(site: Path) -> list[Path]:
+    """Every page record (fragment) of the site's index, over all its parts."""
+    return sorted((site / BUNDLE_DIR).glob("*/fragment/*.pf_fragment"))
+
+
 @pytest.fixture(scope="module")
 def served(indexed: Path) -> Iterator[str]:
     with serve_folder(indexed) as base:
@@ -144,9 +153,9 @@ def served(indexed: Path) -> Iterator[str]:
 # Runs the search page's own ranking (digest-search.js) on Pagefind's library, as the browser would.
 QUERY_JS = """
 const [bundle, base, term] = process.argv.slice(2);
-const pagefind = await import(bundle + "/pagefind.js");
 const ranking = await import(bundle + "/digest-search.js");
-await pagefind.options({ basePath: base + "/pagefind/", baseUrl: base + "/" });
+const pagefind = await ranking.openIndex((folder) => import(bundle + "/" + folder + "pagefind.js"),
+                                         base + "/pagefind/", base + "/");
 const found = await ranking.rankedSearch(pagefind, term);
 const out = [];
 for (const [tier, list] of [["exact", found.exact], ["partial", found.partial]]) {
@@ -211,7 +220,7 @@ def test_rebuild_replaces_the_old_bundle(tmp_path: Path) -> None:
     need_extended_pagefind()
     site = small_site(tmp_path)
     build_search_index(site)
-    stale = site / BUNDLE_DIR / "fragment" / "zh-cn_stale.pf_fragment"
+    stale = site / BUNDLE_DIR / OTHER_PART / "fragment" / "zh-cn_stale.pf_fragment"
     stale.write_bytes(b"old")
     (site / "2026" / "01" / "08" / "arxiv.html").unlink()
     again = build_search_index(site)
@@ -330,7 +339,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_built_site_index_holds_each_paper_page_once(built_site: Path) -> None:
-    fragments = b"".join(_gunzip(p) for p in (built_site / BUNDLE_DIR / "fragment").iterdir())
+    fragments = b"".join(_gunzip(p) for p in index_fragments(built_site))
     for paper in (b"2603.00001", b"2603.00002", b"2603.00003"):
         assert fragments.count(b'"url":"/papers/' + paper + b'/"') == 1
     for page in (b"/index.html", b"/archive.html", b"/topics/", b"/search/", b"/2026/"):
@@ -383,22 +392,26 @@ VOCODER = "我们提出一种轻量的神经声码器，在保持音质的同时
 LOOKALIKE = "声学编码器件声音码本乐器：本文研究声学场景中的编码方法，讨论器件噪声与声音码率，以及乐器识别。"
 
 
+def pid(n: int) -> str:
+    """Paper n's id: the papers' months cycle over four quarters, so the index has four parts to merge."""
+    return f"26{(n % 4) * 3 + 1:02d}.{10000 + n}"
+
+
 def paper_site(root: Path) -> Path:
     """30 paper pages (papers/<id>/index.html) for the ranking tests, plus a day page that is not indexed."""
     site = root / "papers-site"
     for n in range(30):
-        pid = f"2601.{10000 + n}"
         exact = n % 3 == 2  # interleaved, so the right order is not the page order
         page = PAPER_PAGE.format(
-            id=pid,
+            id=pid(n),
             title=f"Paper {n}: {'Fast Vocoder' if exact else 'Acoustic Codes'}",
             title_zh="快速声码器" if exact and n < 9 else f"声学编码器件研究 {n}",
             date=f"2026-01-{n % 28 + 1:02d}",
             topic="语音合成" if exact else "编解码与表征",
-            abstract=(VOCODER if exact else LOOKALIKE * 3) + (" 另见 arXiv:2601.10003v1 的结果。" if n == 7 else ""),
+            abstract=(VOCODER if exact else LOOKALIKE * 3) + (f" 另见 arXiv:{pid(3)}v1 的结果。" if n == 7 else ""),
             authors="Anna Schmidt, Li Wei" if n in (4, 5) else "Rahim Uddin",
         )
-        folder = site / "papers" / pid
+        folder = site / "papers" / pid(n)
         folder.mkdir(parents=True)
         (folder / "index.html").write_text(page, encoding="utf-8")
     (site / "index.html").write_text("<html lang='zh-CN'><body>声码器 首页</body></html>", encoding="utf-8")
@@ -411,7 +424,10 @@ def papers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     if NODE is None:
         pytest.skip("needs node to run Pagefind's search library")
     site = paper_site(tmp_path_factory.mktemp("ranking"))
-    assert build_search_index(site).pages == 30
+    index = build_search_index(site)
+    assert (index.pages, index.parts) == (30, 4)
+    assert json.loads((site / BUNDLE_DIR / PARTS_FILE).read_text(encoding="utf-8")) == {
+        "parts": ["2026q4", "2026q3", "2026q2", "2026q1"]}
     with serve_folder(site) as base:
         yield site, base
 
@@ -423,7 +439,7 @@ def _ids(found: dict[str, Any]) -> list[str]:
 def test_papers_containing_the_exact_term_come_first(papers: tuple[Path, str], tmp_path: Path) -> None:
     site, base = papers
     found = run_search(site, base, "声码器", tmp_path)
-    exact = {f"2601.{10000 + n}" for n in range(30) if n % 3 == 2}
+    exact = {pid(n) for n in range(30) if n % 3 == 2}
     assert set(_ids(found)[:10]) == exact
     assert [r["tier"] for r in found["results"]] == ["exact"] * 10 + ["partial"] * 20
     assert found["count"] == "找到 10 篇论文"
@@ -439,26 +455,25 @@ def test_without_the_whole_term_the_count_says_so(papers: tuple[Path, str], tmp_
     assert found["count"].startswith(f"找到 {len(found['results'])} 篇论文（都不含完整的“码器声”")
 
 
-@pytest.mark.parametrize("query", ["2601.10003", "2601.10003v2", "arXiv:2601.10003", "2601.10003v7"])
+@pytest.mark.parametrize("query", [pid(3), f"{pid(3)}v2", f"arXiv:{pid(3)}", f"{pid(3)}v7"])
 def test_an_arxiv_id_finds_its_paper_first(papers: tuple[Path, str], tmp_path: Path, query: str) -> None:
     site, base = papers
     found = run_search(site, base, query, tmp_path)
     # paper 7 quotes the id in its abstract; the id's own page comes first
-    assert _ids(found)[0] == "2601.10003"
+    assert _ids(found)[0] == pid(3)
     assert found["results"][0]["tier"] == "exact"
 
 
 def test_an_authors_name_finds_their_papers(papers: tuple[Path, str], tmp_path: Path) -> None:
     site, base = papers
     found = run_search(site, base, "Anna Schmidt", tmp_path)
-    assert sorted(r["id"] for r in found["results"] if r["tier"] == "exact") == ["2601.10004", "2601.10005"]
+    assert sorted(r["id"] for r in found["results"] if r["tier"] == "exact") == sorted([pid(4), pid(5)])
 
 
 def test_a_term_and_a_filter_value_are_found_in_the_title_and_topics(papers: tuple[Path, str], tmp_path: Path) -> None:
     site, base = papers
     found = run_search(site, base, "快速声码器", tmp_path)  # only in the Chinese title of 3 papers
-    assert sorted(r["id"] for r in found["results"] if r["tier"] == "exact") == ["2601.10002", "2601.10005",
-                                                                               "2601.10008"]
+    assert sorted(r["id"] for r in found["results"] if r["tier"] == "exact") == sorted([pid(2), pid(5), pid(8)])
 
 
 # ---------------------------------------------------------------- the script's own rules

@@ -42,6 +42,8 @@ class SearchIndex:
     files: int  # HTML files Pagefind read
     seconds: float
     ran: bool = True  # False when the index was kept: no indexed page changed since it was built
+    parts: int = 1  # the index's parts (see index_part)
+    reindexed: int = 1  # the parts Pagefind indexed in this call
 
 
 def pagefind_binary() -> Path:
@@ -66,7 +68,7 @@ INDEX_TIMEOUT_SECONDS = 600.0
 _FILES_FOUND = re.compile(r"Found (\d+) files? matching")
 
 
-def _run_pagefind(binary: Path, site_dir: Path, bundle_dir: Path, glob: str | None, language: str | None) -> int:
+def _run_pagefind(binary: Path, site_dir: Path, bundle_dir: Path, language: str | None) -> int:
     """Index `site_dir` into `bundle_dir` with the Pagefind command; the number of HTML files it read.
 
     The command, not the package's service API: on a busy machine, the service closed right after answering
@@ -74,8 +76,6 @@ def _run_pagefind(binary: Path, site_dir: Path, bundle_dir: Path, glob: str | No
     exits only once its files are written.
     """
     cmd = [str(binary), "--site", str(site_dir), "--output-path", str(bundle_dir)]
-    if glob:
-        cmd += ["--glob", glob]
     if language:
         cmd += ["--force-language", language]
     try:
@@ -111,8 +111,35 @@ def one_word_per_character(html: str) -> str:
     return "".join(parts)
 
 
+# The index is written in parts, one per quarter of the papers' arXiv ids (2601.01234 → 2026q1): Pagefind needs
+# memory in proportion to the pages it indexes at once, and cannot add pages to an index it wrote, so a single
+# index of years of papers took gigabytes and was rebuilt whole for each new day. A day's papers land in the
+# newest part or two; only those are indexed again. The search page merges the parts (Pagefind's mergeIndex).
+PARTS_FILE = "parts.json"  # in the bundle folder: the parts, newest first (the first loads Pagefind's library)
+OTHER_PART = "other"  # pages that are not a paper's page
+_PAPER_PAGE = re.compile(r"papers/(\d{2})(\d{2})\.\d{4,5}/")
+# Pagefind's own search interfaces; the site has its own (search.js), so each part keeps only the library.
+_UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "pagefind-component-ui.css",
+           "pagefind-modular-ui.js", "pagefind-modular-ui.css", "pagefind-highlight.js")
+_MIRROR_LAYOUT = ".layout"  # in the kept copy: which layout it has, so a copy of an older layout is made anew
+_LAYOUT = "parts-by-quarter 1"
+
+
+def index_part(rel: str) -> str:
+    """The index part a page belongs to: the quarter of its arXiv id (`papers/2601.01234/…` → `2026q1`)."""
+    found = _PAPER_PAGE.match(rel)
+    if found is None or not 1 <= int(found[2]) <= 12:
+        return OTHER_PART
+    return f"20{found[1]}q{(int(found[2]) - 1) // 3 + 1}"
+
+
+def _order(parts: set[str]) -> list[str]:
+    return sorted(parts - {OTHER_PART}, reverse=True) + sorted(parts & {OTHER_PART})
+
+
 def _mirror_pages(site_dir: Path, mirror: Path) -> int:
-    """Write the pages Pagefind will read into `mirror` (same paths), Chinese one character per word.
+    """Write the pages Pagefind will read into `mirror`, each under its part (`<part>/<path>`), Chinese one
+    character per word.
 
     Only pages with a `data-pagefind-body` element when any has one (Pagefind would skip the others anyway);
     every page otherwise. The bundle folder is not copied. Returns the number of pages written.
@@ -122,10 +149,17 @@ def _mirror_pages(site_dir: Path, mirror: Path) -> int:
     if any(BODY_MARK in text for text in texts.values()):
         texts = {p: text for p, text in texts.items() if BODY_MARK in text}
     for page, text in texts.items():
-        copy = mirror / page.relative_to(site_dir)
+        rel = page.relative_to(site_dir).as_posix()
+        copy = mirror / index_part(rel) / rel
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(one_word_per_character(text), encoding="utf-8")
+    (mirror / _MIRROR_LAYOUT).write_text(_LAYOUT, encoding="utf-8")
     return len(texts)
+
+
+def _mirror_parts(mirror: Path) -> set[str]:
+    """The parts the kept copy holds pages for."""
+    return {d.name for d in mirror.iterdir() if d.is_dir() and any(d.rglob("*.html"))}
 
 
 def search_script() -> str:
@@ -133,21 +167,63 @@ def search_script() -> str:
     return resources.files("digest").joinpath("templates/site/search.js").read_text(encoding="utf-8")
 
 
+def _check_bundle(bundle_dir: Path) -> None:
+    """Refuse to replace a `pagefind/` folder that is not an index this tool wrote (its own or Pagefind's)."""
+    ours = (bundle_dir / PARTS_FILE).is_file() or (bundle_dir / "pagefind-entry.json").is_file()
+    if bundle_dir.exists() and not ours:
+        raise DigestError(
+            f"{bundle_dir} exists but holds no Pagefind index; move it away so the search index can be written"
+        )
+
+
+def _index_part(binary: Path, pages: Path, bundle_dir: Path, part: str, language: str | None) -> int:
+    """Index one part's pages into `<bundle>/<part>/`, replacing it only once Pagefind has written the new one."""
+    fresh = bundle_dir / f".{part}.new"
+    shutil.rmtree(fresh, ignore_errors=True)
+    try:
+        files = _run_pagefind(binary, pages, fresh.resolve(), language)
+    except FileNotFoundError:
+        raise DigestError(f"no Pagefind binary found; {INSTALL_HINT}") from None
+    except DigestError:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    for name in _UNUSED:
+        (fresh / name).unlink(missing_ok=True)
+    shutil.rmtree(bundle_dir / part, ignore_errors=True)
+    fresh.rename(bundle_dir / part)
+    return files
+
+
+def _write_parts(bundle_dir: Path, parts: set[str]) -> None:
+    """The list of parts and the search page's script, beside the parts; parts no longer listed are removed."""
+    for old in bundle_dir.iterdir():
+        if old.name in parts or old.name in (PARTS_FILE, SEARCH_SCRIPT):
+            continue
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    (bundle_dir / PARTS_FILE).write_text(json.dumps({"parts": _order(parts)}), encoding="utf-8")
+    script = bundle_dir / SEARCH_SCRIPT
+    if not script.is_file() or script.read_text(encoding="utf-8") != search_script():
+        script.write_text(search_script(), encoding="utf-8")
+
+
 def build_search_index(
     site_dir: Path,
     *,
-    glob: str | None = None,
     language: str | None = "zh-cn",
     require_chinese: bool = True,
     mirror: Path | None = None,
+    parts: set[str] | None = None,
 ) -> SearchIndex:
-    """Index the HTML pages of a built site into `<site_dir>/pagefind/`, replacing an earlier index.
+    """Index the HTML pages of a built site into `<site_dir>/pagefind/<part>/`, replacing an earlier index.
 
-    `glob` limits the pages (Pagefind's syntax, default every `.html`); `language` forces one index language
-    (pages are Chinese with English titles). Pages with a `data-pagefind-body` element are indexed by that
-    element only, and then pages without one are skipped: mark the paper's article so day, topic and home
-    pages do not duplicate results. The search page's script is written beside the index. `mirror` is a
-    folder already holding the pages as indexed (`update_search_index` keeps one); else they are copied here.
+    `language` forces one index language (pages are Chinese with English titles). Pages with a
+    `data-pagefind-body` element are indexed by that element only, and then pages without one are skipped:
+    mark the paper's article so day, topic and home pages do not duplicate results. The search page's script
+    and the list of parts are written beside them. `mirror` is a folder already holding the pages as indexed,
+    by part (`update_search_index` keeps one), and `parts` the parts to index again (default: all of them).
     """
     binary = pagefind_binary()
     if require_chinese and not segments_chinese(binary):
@@ -155,25 +231,24 @@ def build_search_index(
     if not site_dir.is_dir():
         raise DigestError(f"{site_dir}: no such site folder; run `digest build` first")
     bundle_dir = site_dir / BUNDLE_DIR
-    if bundle_dir.exists():
-        if not (bundle_dir / "pagefind-entry.json").is_file():
-            raise DigestError(
-                f"{bundle_dir} exists but holds no Pagefind index; move it away so the search index can be written"
-            )
-        # hashed file names change every build: drop the old bundle rather than let it pile up
-        shutil.rmtree(bundle_dir)
+    _check_bundle(bundle_dir)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="digest-index-") as tmp:
         pages_dir = mirror or Path(tmp)
         if mirror is None:
             _mirror_pages(site_dir, pages_dir)
-        try:
-            files = _run_pagefind(binary, pages_dir, bundle_dir.resolve(), glob, language)
-        except FileNotFoundError:
-            raise DigestError(f"no Pagefind binary found; {INSTALL_HINT}") from None
-    pages = _entry_pages(bundle_dir)
-    (bundle_dir / SEARCH_SCRIPT).write_text(search_script(), encoding="utf-8")
-    return SearchIndex(bundle_dir=bundle_dir, pages=pages, files=files, seconds=time.perf_counter() - start)
+        present = _mirror_parts(pages_dir)
+        if parts is None or not (bundle_dir / PARTS_FILE).is_file():
+            # a first index, or one in the earlier single-bundle layout: every part, in a clean folder
+            shutil.rmtree(bundle_dir, ignore_errors=True)
+            parts = present
+        bundle_dir.mkdir(parents=True, exist_ok=True)
+        files = 0
+        for part in _order(parts & present):
+            files += _index_part(binary, pages_dir / part, bundle_dir, part, language)
+    _write_parts(bundle_dir, present)
+    return SearchIndex(bundle_dir=bundle_dir, pages=_index_pages(bundle_dir), files=files,
+                       seconds=time.perf_counter() - start, parts=len(present), reindexed=len(parts & present))
 
 
 def mirror_path(site_dir: Path) -> Path:
@@ -182,60 +257,76 @@ def mirror_path(site_dir: Path) -> Path:
     return site.parent / f".{site.name}.digest-index"
 
 
-def _sync_mirror(site_dir: Path, mirror: Path, changed: list[str], removed: list[str]) -> bool:
-    """Bring the kept copy of the indexed pages up to date with the pages a build changed or removed; whether
-    any indexed page changed. Pages without `data-pagefind-body` are not indexed, so they are not copied."""
-    touched = False
+def _sync_mirror(site_dir: Path, mirror: Path, changed: list[str], removed: list[str]) -> set[str]:
+    """Bring the kept copy of the indexed pages up to date with the pages a build changed or removed; the parts
+    with an indexed page that changed. Pages without `data-pagefind-body` are not indexed, so not copied."""
+    touched: set[str] = set()
     for rel in changed:
         if not rel.endswith(".html") or rel.split("/")[0] == BUNDLE_DIR:
             continue
-        copy = mirror / rel
+        copy = mirror / index_part(rel) / rel
         text = (site_dir / rel).read_text(encoding="utf-8", errors="replace")
         if BODY_MARK in text:
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_text(one_word_per_character(text), encoding="utf-8")
-            touched = True
+            touched.add(index_part(rel))
         elif copy.is_file():
             copy.unlink()
-            touched = True
+            touched.add(index_part(rel))
     for rel in removed:
-        copy = mirror / rel
+        copy = mirror / index_part(rel) / rel
         if copy.is_file():
             copy.unlink()
-            touched = True
+            touched.add(index_part(rel))
     return touched
 
 
-def _entry_pages(bundle_dir: Path) -> int:
-    entry = bundle_dir / "pagefind-entry.json"
+def _index_pages(bundle_dir: Path) -> int:
+    """The pages in the index: the sum over its parts' Pagefind entries."""
+    listed = json.loads((bundle_dir / PARTS_FILE).read_text(encoding="utf-8"))["parts"]
+    return sum(_entry_pages(bundle_dir / part) for part in listed)
+
+
+def _entry_pages(part_dir: Path) -> int:
+    entry = part_dir / "pagefind-entry.json"
     try:
         languages = json.loads(entry.read_text(encoding="utf-8")).get("languages", {})
         return sum(int(lang.get("page_count", 0)) for lang in languages.values())
     except (OSError, ValueError, AttributeError):
-        problem = f"Pagefind wrote no readable index into {bundle_dir}; check that the folder is writable"
+        problem = f"Pagefind wrote no readable index into {part_dir}; check that the folder is writable"
         raise DigestError(problem) from None
+
+
+def _kept_copy_fits(mirror: Path, bundle_dir: Path) -> bool:
+    """Whether the kept copy and the index are both in the current layout and every part has its index."""
+    layout = mirror / _MIRROR_LAYOUT
+    if not layout.is_file() or layout.read_text(encoding="utf-8") != _LAYOUT:
+        return False
+    if not (bundle_dir / PARTS_FILE).is_file():
+        return False
+    return all((bundle_dir / part / "pagefind-entry.json").is_file() for part in _mirror_parts(mirror))
 
 
 def update_search_index(site_dir: Path, *, changed: list[str], removed: list[str]) -> SearchIndex:
     """Keep the site's search index current after a build that changed and removed the given pages.
 
-    Pagefind cannot add to an index it wrote earlier, so the pages as indexed are kept beside the site and only
-    the changed ones are copied again; when no indexed page changed, the index is kept and Pagefind does not run.
-    Without a kept copy (a first build) every page is copied.
+    The pages as indexed are kept beside the site, by part; only changed pages are copied again, and only the
+    parts holding them are indexed again. When no indexed page changed, Pagefind does not run. Without a kept
+    copy (a first build, or one of an older layout) every page is copied and every part indexed.
     """
     mirror = mirror_path(site_dir)
     bundle_dir = site_dir / BUNDLE_DIR
     start = time.perf_counter()
-    if mirror.is_dir() and (bundle_dir / "pagefind-entry.json").is_file():
-        if not _sync_mirror(site_dir, mirror, changed, removed):
-            script = bundle_dir / SEARCH_SCRIPT
-            if not script.is_file() or script.read_text(encoding="utf-8") != search_script():
-                script.write_text(search_script(), encoding="utf-8")
-            return SearchIndex(bundle_dir, _entry_pages(bundle_dir), 0, time.perf_counter() - start, ran=False)
-    else:
-        shutil.rmtree(mirror, ignore_errors=True)
-        mirror.mkdir(parents=True)
-        _mirror_pages(site_dir, mirror)
+    if mirror.is_dir() and _kept_copy_fits(mirror, bundle_dir):
+        touched = _sync_mirror(site_dir, mirror, changed, removed)
+        if not touched:
+            _write_parts(bundle_dir, _mirror_parts(mirror))
+            return SearchIndex(bundle_dir, _index_pages(bundle_dir), 0, time.perf_counter() - start, ran=False,
+                               parts=len(_mirror_parts(mirror)), reindexed=0)
+        return build_search_index(site_dir, mirror=mirror, parts=touched)
+    shutil.rmtree(mirror, ignore_errors=True)
+    mirror.mkdir(parents=True)
+    _mirror_pages(site_dir, mirror)
     return build_search_index(site_dir, mirror=mirror)
 
 

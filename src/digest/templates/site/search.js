@@ -277,6 +277,23 @@ export function countLine({ query, exact, partial }) {
   return `没有找到与“${query.text}”相关的论文`;
 }
 
+/**
+ * Pagefind with every part of the index merged in (digest/site/search.py writes one part per quarter and lists
+ * them, newest first, in parts.json). `load(folder)` imports the library from a part's folder, relative to
+ * `bundle`; result URLs start with `rootUrl`.
+ */
+export async function openIndex(load, bundle, rootUrl) {
+  const listed = await fetch(new URL("parts.json", bundle), { cache: "no-cache" });
+  const { parts } = await listed.json();
+  if (!parts.length) return null;
+  const folder = (part) => new URL(`${part}/`, bundle).href;
+  const pagefind = await load(`${parts[0]}/`);
+  await pagefind.options({ basePath: folder(parts[0]), baseUrl: rootUrl, excerptLength: 40 });
+  await pagefind.init();
+  await Promise.all(parts.slice(1).map((part) => pagefind.mergeIndex(folder(part), { baseUrl: rootUrl })));
+  return pagefind;
+}
+
 async function start() {
   const box = document.getElementById("search");
   if (!box) return;
@@ -284,11 +301,14 @@ async function start() {
   const root = new URL("..", bundle);
   let pagefind;
   try {
-    pagefind = await import(new URL("pagefind.js", bundle).href);
-    await pagefind.options({ basePath: bundle.pathname, baseUrl: root.pathname, excerptLength: 40 });
-    await pagefind.init();
+    pagefind = await openIndex((folder) => import(new URL(`${folder}pagefind.js`, bundle).href), bundle, root.pathname);
   } catch (err) {
     box.textContent = "搜索索引无法载入（运行 digest build 生成索引，并通过网页服务器打开本站）。";
+    return;
+  }
+  if (!pagefind) {
+    box.textContent = "本站还没有可搜索的论文。";
+    box.dataset.ready = "true";
     return;
   }
   const page = new SearchPage(root, box, pagefind);
