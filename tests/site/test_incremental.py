@@ -5,7 +5,6 @@ indexed page changed."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, timedelta
 from pathlib import Path
 
