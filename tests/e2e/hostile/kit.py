@@ -26,6 +26,9 @@ KEY_ENV = "DIGEST_HOSTILE_KEY"
 DAY = "2026-01-07"
 # The window of DAY ends at 08:50 China time, 00:50 UTC.
 WINDOW_END = datetime(2026, 1, 7, 0, 50, tzinfo=UTC)
+# A run of a few papers takes seconds; this only ends one that hangs (and prints where: see run_digest). It is
+# generous because a CI machine shared by many suites once took over two minutes for one such run.
+RUN_TIMEOUT = 300.0
 DEEP_OK = "1)  \n- **研究背景**：旧方法在混响中不稳定。\n\n2)  \n- **核心方法**：提出新的编码器。\n\n3)  \n- **实验效果**：错误率明显下降。"
 
 _BASE_PDF: bytes | None = None
@@ -121,13 +124,13 @@ class HostileSite:
             env[KEY_ENV] = key
         return env
 
-    def digest(self, *args: str, key: str | None = KEY, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def digest(self, *args: str, key: str | None = KEY, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
         proc = run_digest([*args, "--config", str(self.dir / "config.yaml")], cwd=self.dir, env=self.env(key),
                           timeout=timeout)
         self.outputs += [proc.stdout, proc.stderr]
         return proc
 
-    def run(self, *extra: str, key: str | None = KEY, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(self, *extra: str, key: str | None = KEY, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
         return self.digest("run", "--date", DAY, *extra, key=key, timeout=timeout)
 
     def popen(self, *extra: str) -> subprocess.Popen[str]:
