@@ -5,9 +5,10 @@
 The old blog's real posts (../shared/oldblog/_posts) are imported into records and repeated on earlier dates,
 each repeat with paper ids of its own, until the archive has the asked number of days; topics are stored in
 the records, as `digest build` stores them. Each build (`build_site` with the search index) runs in a child
-process, the way the workflow runs `digest build`; the child reports its own peak RSS and that of its
-children (the Pagefind indexer). Issue 23's acceptance: for 700 days, the build after one more day takes at
-most half the full build, and the peak stays within 1 GiB.
+process, the way the workflow runs `digest build`; its peak RSS and that of its biggest child (a Pagefind run,
+one per part of the index) are read from /proc while it runs. Paper ids follow their day's month, as arXiv's
+do, so the index has its real number of parts (one per quarter). Issue 23's acceptance: for 700 days, the
+build after one more day takes at most half the full build, and the peak stays within 1 GiB.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from digest.core.record import DayRecord
-from digest.core.store import write_record
-from digest.enrich.topics import apply_topics, load_taxonomy
-from digest.publish.importer import parse_post
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import watch_peaks  # noqa: E402
+
+from digest.core.record import DayRecord  # noqa: E402
+from digest.core.store import write_record  # noqa: E402
+from digest.enrich.topics import apply_topics, load_taxonomy  # noqa: E402
+from digest.publish.importer import parse_post  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OLDBLOG = ROOT.parent / "shared" / "oldblog" / "_posts"
@@ -60,23 +65,34 @@ def day_record(real: list[DayRecord], n: int, first: date) -> DayRecord:
 
 
 def child_build(records: Path, out: Path) -> dict[str, float]:
-    """Run one build in a child process; its seconds and peak RSS (its own, its children's) in bytes."""
+    """Run one build in a child process; its seconds, and the peak RSS in bytes of it and of its biggest child.
+
+    The children are the Pagefind runs, one per index part, one after another, so the build's peak is at most
+    its own high-water mark plus the biggest child's. Read from /proc while they run (common.watch_peaks), not
+    from ru_maxrss, which keeps the parent's size at fork across exec.
+    """
     code = (
-        "import json, resource, sys, time\n"
+        "import json, sys, time\n"
         "from pathlib import Path\n"
         "from digest.site.build import build_site\n"
         "t = time.perf_counter()\n"
         "r = build_site(Path(sys.argv[1]), Path(sys.argv[2]), search=True)\n"
         "s = time.perf_counter() - t\n"
-        "print(json.dumps({'seconds': s, 'rendered': r.rendered, 'written': len(r.written), 'indexed': r.indexed,\n"
-        "  'self': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,\n"
-        "  'children': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))\n"
+        "print(json.dumps({'seconds': s, 'rendered': r.rendered, 'written': len(r.written), 'indexed': r.indexed}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(records), str(out)], capture_output=True, text=True,
-                          check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"build failed:\n{done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-c", code, str(records), str(out)], stdout=subprocess.PIPE,
+                                stderr=err)
+        peaks = watch_peaks(proc, timeout=3600)
+        assert proc.stdout is not None
+        said = proc.stdout.read().decode()
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"build failed:\n{err.read().decode(errors='replace')[-3000:]}")
+    result: dict[str, float] = json.loads(said.strip().splitlines()[-1])
+    others = [kb for pid, kb in peaks.items() if pid != proc.pid]
+    result["self"] = peaks.get(proc.pid, 0) * 1024
+    result["children"] = max(others, default=0) * 1024
     return result
 
 

@@ -193,30 +193,38 @@ def run_cli(site: Path, args: Sequence[str], *, env: dict[str, str] | None = Non
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         proc = subprocess.Popen(argv, cwd=site, stdout=out, stderr=err, env=full_env)
-        peaks: dict[int, int] = {}
-        deadline = started + timeout
-        while True:
-            pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            main_cmd = _cmdline(proc.pid)
-            for p in _tree(proc.pid):
-                # A child between fork and exec (openai's `uname -p`) still shows the parent's image and size.
-                if p != proc.pid and _cmdline(p) == main_cmd:
-                    continue
-                peaks[p] = max(peaks.get(p, 0), _vm_hwm_kb(p))
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, _usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.005)
+        peaks = watch_peaks(proc, timeout)
         wall = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting on a reaped child
         out.seek(0)
         err.seek(0)
         return CliRun(list(args), proc.returncode, wall, sum(peaks.values()) / 1024,
                       out.read().decode(errors="replace"), err.read().decode(errors="replace"), started,
                       started + wall, peaks.get(proc.pid, 0) / 1024, len(peaks))
+
+
+def watch_peaks(proc: subprocess.Popen[Any], timeout: float) -> dict[int, int]:
+    """Wait for proc (killed after `timeout` s), polling every 5 ms; the VmHWM in kB of it and each descendant.
+
+    A child not yet past exec is skipped: it still shows the parent's image and size. Sets proc.returncode.
+    """
+    peaks: dict[int, int] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        main_cmd = _cmdline(proc.pid)
+        for p in _tree(proc.pid):
+            if p != proc.pid and _cmdline(p) == main_cmd:
+                continue
+            peaks[p] = max(peaks.get(p, 0), _vm_hwm_kb(p))
+        if time.monotonic() > deadline:
+            proc.kill()
+            pid, status, _usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.005)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting on a reaped child
+    return peaks
 
 
 def interpreter_start_seconds(repeat: int = 3) -> float:
