@@ -62,7 +62,9 @@ def make_records(records: Path, posts: int) -> tuple[int, int]:
             source.window = source.window.model_copy(update={"end": end, "start": f"{(day - timedelta(days=1))}"
                                                               f"T{source.window.anchor}:00+08:00"})
             for k, entry in enumerate(source.papers):
-                entry.id = f"9{n:03d}.{k:05d}v1"
+                # ids of the day's month, as arXiv's are (the search index has a part per quarter); numbers
+                # from 90000 up, which no real paper of those months in the old blog has
+                entry.id = f"{day:%y%m}.{90000 + day.day * 100 + k}v1"
         papers += len(source.papers)
         write_record(records, source)
     return len(real), papers
@@ -128,8 +130,10 @@ def main() -> int:
         files = [p for p in out.rglob("*") if p.is_file()]
         index_files = [p for p in files if "pagefind" in p.relative_to(out).parts]
         paper_pages = len(list((out / "papers").glob("*/index.html")))
-        indexed = json.loads((out / "pagefind" / "pagefind-entry.json").read_text("utf-8"))["languages"]
-        indexed_pages = sum(int(lang.get("page_count", 0)) for lang in indexed.values())
+        indexed_pages = 0
+        for entry in (out / "pagefind").glob("*/pagefind-entry.json"):  # one per part of the index
+            languages = json.loads(entry.read_text("utf-8"))["languages"]
+            indexed_pages += sum(int(lang.get("page_count", 0)) for lang in languages.values())
         figures = {
             "real_posts": real,
             "posts": args.posts,
