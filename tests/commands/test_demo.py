@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+
+from digest.demo import load_sample
 
 
 def test_demo_writes_a_post_and_builds_the_site(tmp_path: Path) -> None:
@@ -28,8 +32,13 @@ def test_demo_writes_a_post_and_builds_the_site(tmp_path: Path) -> None:
     assert "<script" not in post and "&lt;script>" in post
     assert "**1) 研究背景**" in post  # a heading in a sample answer became a bold line
     assert (out / "_site" / "index.html").exists()
-    assert (out / "_site" / "2026" / "03" / "11" / "arxiv.html").exists()
+    day_page = (out / "_site" / "2026" / "03" / "11" / "arxiv.html").read_text(encoding="utf-8")
     assert str(out / "_site" / "index.html") in proc.stderr
+    # the sample's own Chinese titles, through the real title batch, on the page and in the record
+    record = json.loads((out / "_data" / "digest" / "2026-03-11.json").read_text(encoding="utf-8"))
+    sample = {p["id"]: p["title_zh"] for p in load_sample()["papers"]}
+    assert {e["id"]: e["title_zh"] for e in record["papers"]} == sample
+    assert all(html.escape(title, quote=False) in day_page for title in sample.values())
 
 
 def _offline_env() -> dict[str, str]:

@@ -23,13 +23,14 @@ from digest.core.config import load_config
 from digest.core.errors import UsageError
 from digest.core.files import atomic_write_text
 from digest.core.outcome import DayOutcome, summary_lines
+from digest.core.record import split_id
 from digest.core.report import Reporter
 from digest.core.services import Services
 from digest.core.urls import post_path
 from digest.pipeline import run_days
 from digest.site.build import build_site
 from digest.standins.arxiv_server import ArxivStandIn, make_paper
-from digest.standins.chat_server import ChatStandIn, user_prompt
+from digest.standins.chat_server import ChatStandIn, title_batch_papers, user_prompt
 from digest.standins.pdf_host import PdfHost
 from digest.standins.pdfgen import make_paper_pdf
 
@@ -60,6 +61,16 @@ def _answerer(sample: dict[str, Any]) -> Any:
                     return str(p["translation"])
                 return str(p["deep_read"] or "1)  \n- （示例）\n\n2)  \n- （示例）\n\n3)  \n- （示例）")
         return "（示例数据中没有这篇论文）"
+
+    return answer
+
+
+def _title_answerer(sample: dict[str, Any]) -> Any:
+    by_id = {split_id(p["id"])[0]: p["title_zh"] for p in sample["papers"]}
+
+    def answer(request: dict[str, Any]) -> str:
+        asked = [pid for pid, _ in title_batch_papers(request)]
+        return "\n".join(f"{pid}: {by_id[split_id(pid)[0]]}" for pid in asked if split_id(pid)[0] in by_id)
 
     return answer
 
@@ -110,6 +121,7 @@ def stand_ins(sample: dict[str, Any]) -> Iterator[StandIns]:
     pdfs = {p["id"]: make_paper_pdf(p["title"], pages=6) for p in sample["papers"] if p["deep_read"] is not None}
     with ArxivStandIn(papers, listing) as arxiv, PdfHost(pdfs) as host, ChatStandIn() as chat:
         chat.answer(_answerer(sample))
+        chat.title_answerer = _title_answerer(sample)
         chat.models = [DEMO_MODEL]  # what `digest check` looks for in the model list
         yield StandIns(arxiv, host, chat, frozenset(pdfs))
 
