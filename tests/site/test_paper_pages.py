@@ -80,7 +80,7 @@ def test_each_paper_has_one_page_with_citation_meta_and_canonical(two_days: Path
     assert head.canonical == ["https://example.org/blog/papers/2603.00001/"]
     # both days it was posted on, newest first, each linking the paper's place on the day page
     assert 'href="../../2026/04/03/arxiv.html#2603-00001"' in html and 'href="../../2026/03/02/arxiv.html#2603-00001"' in html
-    assert '<p class="title-zh" lang="zh-CN" data-pagefind-meta="title_zh">流式语音识别的前瞻缓存</p>' in html
+    assert '<p class="title-zh" lang="zh-CN" data-pagefind-meta="title_zh" data-pagefind-weight="7">流式语音识别的前瞻缓存</p>' in html
     codec = _head((out / "papers/2603.00002/index.html").read_text(encoding="utf-8"))
     assert ("citation_date", "2026/04/03") in codec.meta  # no first-version date in the record: the day posted
     assert not any(name == "citation_abstract" for name, _ in codec.meta)  # no English abstract, no tag

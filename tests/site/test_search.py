@@ -512,3 +512,30 @@ def test_query_parsing_and_snippets(tmp_path: Path) -> None:
     assert out["snippet"].endswith("…")
     # no match: where the Chinese text starts
     assert out["none"].startswith("…中文摘要内容很长。") or out["none"].startswith("中文摘要")
+
+
+@pytest.mark.skipif(NODE is None, reason="needs node to run Pagefind's search library")
+def test_a_term_in_the_chinese_title_ranks_above_the_same_term_in_the_text(tmp_path: Path) -> None:
+    from digest.core.store import write_record
+    from digest.site.build import build_site
+    from helpers import make_entry, make_record
+
+    need_extended_pagefind()
+    records = tmp_path / "records"
+    long_text = "本文研究语音合成中的若干问题，讨论声学特征、编码方式与器件噪声。" * 3
+    entries = [
+        make_entry(f"2603.0010{n}v1", title=f"Paper {n}", abstract="English.", deep_read=None,
+                   translation=long_text + "我们还比较了多种声码器，" + "并分析了声码器的延迟。" * n)
+        for n in range(1, 5)
+    ]
+    titled = make_entry("2603.00109v1", title="Paper 9", abstract="English.", deep_read=None,
+                        translation=long_text + "实验在公开数据集上进行。")
+    titled.title_zh = "快速神经声码器"
+    write_record(records, make_record([*entries, titled], day="2026-03-04"))
+    site = tmp_path / "site"
+    build_site(records, site, search=True)
+    with serve_folder(site) as base:
+        found = run_search(site, base, "声码器", tmp_path)
+    exact = [r["id"] for r in found["results"] if r["tier"] == "exact"]
+    assert sorted(exact) == ["2603.00101", "2603.00102", "2603.00103", "2603.00104", "2603.00109"]
+    assert exact[0] == "2603.00109"  # the paper named for it, before those that mention it
