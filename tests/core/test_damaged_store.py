@@ -46,8 +46,10 @@ def test_backfill_skips_a_damaged_day_a_run_of_it_raises(tmp_path: Path) -> None
 def test_the_restore_hint_offers_git_only_in_a_repository(tmp_path: Path) -> None:
     store, _, path = _site(tmp_path)
     post = store.post_path("2026-01-07")
-    assert "git checkout" not in restore_hint(path, post) and f"digest import {post}" in restore_hint(path, post)
+    assert restore_hint(path, post) == (
+        f"re-import its post with `digest import {post}` — digest will not overwrite it")
     (tmp_path / ".git").mkdir()
-    assert f"`git checkout -- {path}`" in restore_hint(path, post)
+    assert restore_hint(path, post) == (f"restore it with `git checkout -- {path}` or re-import its post with "
+                                        f"`digest import {post}` — digest will not overwrite it")
     post.unlink()
-    assert "digest import" not in restore_hint(path, post)
+    assert restore_hint(path, post) == f"restore it with `git checkout -- {path}` — digest will not overwrite it"

@@ -52,10 +52,10 @@ def restore_hint(path: Path, post: Path | None) -> str:
     """How to get a damaged record back: from git when the folder is a repository, or from its post."""
     ways = []
     if any((p / ".git").exists() for p in path.resolve().parents):
-        ways.append(f"`git checkout -- {path}`")
+        ways.append(f"restore it with `git checkout -- {path}`")
     if post is not None and post.is_file():
         ways.append(f"re-import its post with `digest import {post}`")
-    how = f"restore it with {' or '.join(ways)}" if ways else "fix it by hand"
+    how = " or ".join(ways) if ways else "fix it by hand"
     return f"{how} — digest will not overwrite it"
 
 
