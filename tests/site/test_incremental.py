@@ -8,6 +8,9 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
+from digest.core.errors import DigestError
 from digest.core.store import record_path, write_record
 from digest.site.build import build_site, manifest_path
 from digest.site.search import BUNDLE_DIR, PARTS_FILE, mirror_path
@@ -192,3 +195,24 @@ def test_the_search_index_runs_only_when_an_indexed_page_changed(tmp_path: Path)
     scratch = build_site(records, tmp_path / "scratch" / "site", search=True)
     assert scratch.search_pages == 6
     assert tree(out) == tree(tmp_path / "scratch" / "site")
+
+
+def test_a_part_whose_indexing_failed_is_indexed_on_the_next_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need_extended_pagefind()
+    records = archive(tmp_path, 2)
+    out = tmp_path / "site"
+    build_site(records, out, search=True)
+    add_day(records, 4)  # more papers of the first quarter: its part is there and must be indexed again
+    dying = tmp_path / "bin" / "pagefind_extended"
+    dying.parent.mkdir()
+    dying.write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+    dying.chmod(0o755)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(dying))
+    with pytest.raises(DigestError, match="Pagefind"):
+        build_site(records, out, search=True)
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH")
+    # nothing changed since: the pages are written already, yet the part that failed is indexed now
+    again = build_site(records, out, search=True)
+    assert again.indexed and again.search_pages == 6 == _indexed_pages(out)

@@ -123,6 +123,7 @@ _UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "pag
            "pagefind-modular-ui.js", "pagefind-modular-ui.css", "pagefind-highlight.js")
 _MIRROR_LAYOUT = ".layout"  # in the kept copy: which layout it has, so a copy of an older layout is made anew
 _LAYOUT = "parts-by-quarter 1"
+_PENDING = ".pending"  # in the kept copy: the parts being indexed again, until Pagefind has written them
 
 
 def index_part(rel: str) -> str:
@@ -318,12 +319,19 @@ def update_search_index(site_dir: Path, *, changed: list[str], removed: list[str
     bundle_dir = site_dir / BUNDLE_DIR
     start = time.perf_counter()
     if mirror.is_dir() and _kept_copy_fits(mirror, bundle_dir):
-        touched = _sync_mirror(site_dir, mirror, changed, removed)
+        pending = mirror / _PENDING
+        # Parts whose indexing failed last time: the kept copy already holds their new pages, so a rebuild that
+        # rewrites nothing would not name them again.
+        waiting = set(json.loads(pending.read_text(encoding="utf-8"))) if pending.is_file() else set()
+        touched = _sync_mirror(site_dir, mirror, changed, removed) | waiting
         if not touched:
             _write_parts(bundle_dir, _mirror_parts(mirror))
             return SearchIndex(bundle_dir, _index_pages(bundle_dir), 0, time.perf_counter() - start, ran=False,
                                parts=len(_mirror_parts(mirror)), reindexed=0)
-        return build_search_index(site_dir, mirror=mirror, parts=touched)
+        pending.write_text(json.dumps(sorted(touched)), encoding="utf-8")
+        index = build_search_index(site_dir, mirror=mirror, parts=touched)
+        pending.unlink()
+        return index
     shutil.rmtree(mirror, ignore_errors=True)
     mirror.mkdir(parents=True)
     _mirror_pages(site_dir, mirror)
