@@ -1,9 +1,9 @@
 """The site's search: a Pagefind index written into the built site, and the search page that queries it.
 
-Pagefind runs as a binary shipped in a Python package; everything it writes (index, WebAssembly, UI) lives
-under the site's `pagefind/` folder, so search works on any static host and asks no third-party host for
-anything. Chinese is split into words only by the *extended* Pagefind binary (package `pagefind[extended]`),
-so the index refuses to build with the plain one. Pages must carry `<html lang="zh-CN">`.
+Pagefind runs as a binary shipped in a Python package; what it writes (the index, in parts, with its script
+and WebAssembly) lives under the site's `pagefind/` folder, so search works on any static host and asks no
+third-party host for anything. Chinese is split into words only by the *extended* Pagefind binary (package
+`pagefind[extended]`), so the index refuses to build with the plain one. Pages must carry `<html lang="zh-CN">`.
 
 Chinese is indexed one character per word. The indexer's dictionary and the browser's `Intl.Segmenter` cut
 Chinese differently (声码器 is one word to one and 声|码|器 to the other), so a word-level index neither finds
