@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from digest.core.errors import DigestError
 from digest.core.store import record_path, write_record
-from digest.site.build import build_site, manifest_path
+from digest.site.build import BuildResult, build_site, manifest_path
 from digest.site.search import BUNDLE_DIR, PARTS_FILE, mirror_path
 from helpers import make_entry, make_record
 from tests.site.test_search import need_extended_pagefind
@@ -55,6 +56,14 @@ def tree(out: Path) -> dict[str, bytes]:
     return files
 
 
+def assert_same_as_scratch(records: Path, out: Path, tmp_path: Path, **options: Any) -> BuildResult:
+    """Build the same records into a new folder and check `out` holds the same files; that build's result."""
+    scratch = tmp_path / "scratch" / "site"
+    result = build_site(records, scratch, **options)
+    assert tree(out) == tree(scratch)
+    return result
+
+
 def stamps(out: Path) -> dict[str, tuple[int, int]]:
     return {p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*.html")}
 
@@ -83,9 +92,7 @@ def test_one_more_day_rewrites_only_that_day_and_the_pages_listing_it(tmp_path: 
     assert all(after[rel] == before[rel] for rel in untouched)  # same inode, same mtime: not rewritten
     assert again.rendered < full.rendered - len(untouched) + 1 + len(new_papers) + 2
 
-    scratch = tmp_path / "scratch" / "site"
-    build_site(records, scratch)
-    assert tree(out) == tree(scratch)
+    assert_same_as_scratch(records, out, tmp_path)
 
 
 def test_an_unchanged_archive_rewrites_nothing(tmp_path: Path) -> None:
@@ -102,14 +109,14 @@ def test_a_changed_record_renders_its_pages_again(tmp_path: Path) -> None:
     out = tmp_path / "site"
     build_site(records, out)
     day = (FIRST + timedelta(days=1)).isoformat()
-    entries = [make_entry("2601.00000v1", title="Paper 1-0 retitled on speaker verification"),
-               make_entry("2601.00001v1", title="Paper 1-1 on speaker verification")]
+    entries = [make_entry(paper_id(1, 0), title="Paper 1-0 retitled on speaker verification"),
+               make_entry(paper_id(1, 1), title="Paper 1-1 on speaker verification")]
     write_record(records, make_record(entries, day))
     again = build_site(records, out)
-    assert "papers/2601.00000/index.html" in again.written
-    assert "retitled" in (out / "papers/2601.00000/index.html").read_text(encoding="utf-8")
-    build_site(records, tmp_path / "scratch" / "site")
-    assert tree(out) == tree(tmp_path / "scratch" / "site")
+    retitled = f"papers/{paper_id(1, 0).removesuffix('v1')}/index.html"
+    assert retitled in again.written
+    assert "retitled" in (out / retitled).read_text(encoding="utf-8")
+    assert_same_as_scratch(records, out, tmp_path)
 
 
 def test_a_removed_day_removes_its_pages(tmp_path: Path) -> None:
@@ -124,8 +131,7 @@ def test_a_removed_day_removes_its_pages(tmp_path: Path) -> None:
     assert {page, *(f"papers/{p}/index.html" for p in its_papers)} <= set(again.removed)
     assert not (out / page).exists()
     assert not (out / "papers" / its_papers[0]).exists()  # its emptied folder goes too
-    build_site(records, tmp_path / "scratch" / "site")
-    assert tree(out) == tree(tmp_path / "scratch" / "site")
+    assert_same_as_scratch(records, out, tmp_path)
 
 
 def test_a_site_wide_change_renders_every_page(tmp_path: Path) -> None:
@@ -134,8 +140,7 @@ def test_a_site_wide_change_renders_every_page(tmp_path: Path) -> None:
     build_site(records, out)
     again = build_site(records, out, site_title="Speech Daily")
     assert again.rendered == len(again.pages)
-    build_site(records, tmp_path / "scratch" / "site", site_title="Speech Daily")
-    assert tree(out) == tree(tmp_path / "scratch" / "site")
+    assert_same_as_scratch(records, out, tmp_path, site_title="Speech Daily")
 
 
 def test_a_plain_list_manifest_of_an_older_build_still_names_what_to_remove(tmp_path: Path) -> None:
@@ -192,9 +197,7 @@ def test_the_search_index_runs_only_when_an_indexed_page_changed(tmp_path: Path)
     fewer = build_site(records, out, search=True)
     assert fewer.indexed and fewer.search_pages == 6
     assert sorted(entries()) == ["2026q2", "2026q3", "2026q4"]  # the emptied quarter's part is gone
-    scratch = build_site(records, tmp_path / "scratch" / "site", search=True)
-    assert scratch.search_pages == 6
-    assert tree(out) == tree(tmp_path / "scratch" / "site")
+    assert assert_same_as_scratch(records, out, tmp_path, search=True).search_pages == 6
 
 
 def test_a_part_whose_indexing_failed_is_indexed_on_the_next_build(

@@ -69,8 +69,8 @@ def _title_answerer(sample: dict[str, Any]) -> Any:
     by_id = {split_id(p["id"])[0]: p["title_zh"] for p in sample["papers"]}
 
     def answer(request: dict[str, Any]) -> str:
-        asked = [pid for pid, _ in title_batch_papers(request)]
-        return "\n".join(f"{pid}: {by_id[split_id(pid)[0]]}" for pid in asked if split_id(pid)[0] in by_id)
+        asked = {pid: by_id.get(split_id(pid)[0]) for pid, _ in title_batch_papers(request)}
+        return "\n".join(f"{pid}: {title}" for pid, title in asked.items() if title)
 
     return answer
 

@@ -301,7 +301,7 @@ def _entry_pages(part_dir: Path) -> int:
 def _kept_copy_fits(mirror: Path, bundle_dir: Path) -> bool:
     """Whether the kept copy and the index are both in the current layout and every part has its index."""
     layout = mirror / _MIRROR_LAYOUT
-    if not layout.is_file() or layout.read_text(encoding="utf-8") != _LAYOUT:
+    if not mirror.is_dir() or not layout.is_file() or layout.read_text(encoding="utf-8") != _LAYOUT:
         return False
     if not (bundle_dir / PARTS_FILE).is_file():
         return False
@@ -318,16 +318,17 @@ def update_search_index(site_dir: Path, *, changed: list[str], removed: list[str
     mirror = mirror_path(site_dir)
     bundle_dir = site_dir / BUNDLE_DIR
     start = time.perf_counter()
-    if mirror.is_dir() and _kept_copy_fits(mirror, bundle_dir):
+    if _kept_copy_fits(mirror, bundle_dir):
         pending = mirror / _PENDING
         # Parts whose indexing failed last time: the kept copy already holds their new pages, so a rebuild that
         # rewrites nothing would not name them again.
         waiting = set(json.loads(pending.read_text(encoding="utf-8"))) if pending.is_file() else set()
         touched = _sync_mirror(site_dir, mirror, changed, removed) | waiting
         if not touched:
-            _write_parts(bundle_dir, _mirror_parts(mirror))
+            present = _mirror_parts(mirror)
+            _write_parts(bundle_dir, present)
             return SearchIndex(bundle_dir, _index_pages(bundle_dir), 0, time.perf_counter() - start, ran=False,
-                               parts=len(_mirror_parts(mirror)), reindexed=0)
+                               parts=len(present), reindexed=0)
         pending.write_text(json.dumps(sorted(touched)), encoding="utf-8")
         index = build_search_index(site_dir, mirror=mirror, parts=touched)
         pending.unlink()
