@@ -149,9 +149,17 @@ class Page:
         return self.browser.send(method, params, self.session)
 
     def goto(self, url: str) -> None:
+        # The old document is marked: a load event of an earlier navigation can still be queued when this one
+        # starts (seen on a busy machine), so the new page is known by the mark being gone, not by that event.
+        self.js("window.__digestLeaving = true")
         self.browser.events.clear()
         self.send("Page.navigate", {"url": url})
         self.browser.wait_event("Page.loadEventFired")
+        deadline = time.monotonic() + 30
+        while not self.js("!window.__digestLeaving && document.readyState === 'complete'"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not finish loading")
+            time.sleep(0.05)
 
     def js(self, expression: str) -> Any:
         for _ in range(50):
